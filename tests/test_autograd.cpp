@@ -1,6 +1,8 @@
 // The autograd engine: accumulation, retain_graph, no_grad, detach, retained intermediates.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "op_table.h"
 #include "sadanet/sadanet.h"
 

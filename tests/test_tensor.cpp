@@ -1,6 +1,8 @@
 // Tensor metadata, views, copies, conversions and factories.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "op_table.h"
 #include "sadanet/sadanet.h"
 
@@ -75,10 +77,12 @@ TEST(Tensor, DtypeConversionsRoundTrip) {
 
 TEST(Tensor, HalfAndBfloatConversionIsExactWhereRepresentable) {
   // Values representable in both formats survive exactly; rounding is to nearest even.
-  for (float v : {0.0f, -0.0f, 1.0f, -2.5f, 0.125f, 1024.0f, 65504.0f}) {
+  for (float v : {0.0f, -0.0f, 1.0f, -2.5f, 0.125f, 1024.0f, 49152.0f}) {
     EXPECT_EQ(static_cast<float>(f16(v)), v);
     EXPECT_EQ(static_cast<float>(bf16(v)), v);
   }
+  EXPECT_EQ(static_cast<float>(f16(65504.0f)), 65504.0f);  // largest half
+  EXPECT_EQ(static_cast<float>(bf16(65504.0f)), 65536.0f);  // bf16 keeps 8 significant bits
   EXPECT_EQ(static_cast<float>(f16(1e6f)), INFINITY);
   EXPECT_TRUE(std::isnan(static_cast<float>(f16(NAN))));
   EXPECT_TRUE(std::isnan(static_cast<float>(bf16(NAN))));
