@@ -5,6 +5,7 @@
 #include "sadanet/dtype.h"
 #include "sadanet/error.h"
 #include "sadanet/ops.h"
+#include "sadanet/optim.h"
 #include "sadanet/random.h"
 #include "sadanet/runtime.h"
 #include "sadanet/tensor.h"

@@ -1,0 +1,20 @@
+// Subcommands of the `sadanet` tool. Each lives in its own cmd_<name>.cpp and exposes one
+// register function, listed in kCommands in main.cpp; adding a command touches only those two.
+//
+// A register function adds its subcommand to `app` and sets the callback. A callback reports
+// failure by throwing CLI::RuntimeError(exit_code) after printing why; sadanet::Error and other
+// exceptions that escape are printed by main() and exit with 1.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace sadanet::cli {
+
+void register_info(CLI::App& app);       // build options, CPU, threads, GPUs
+void register_selfcheck(CLI::App& app);  // quick end-to-end correctness checks
+void register_bench(CLI::App& app);      // model throughput, images/s
+void register_synth(CLI::App& app);      // synthetic multi-domain white-cell dataset
+void register_train(CLI::App& app);      // one leave-one-domain-out training run (ERM or SADA)
+void register_eval(CLI::App& app);       // a trained model on a domain: F1, per class, confusion
+void register_protocol(CLI::App& app);   // every target x method x trial, results table
+
+}  // namespace sadanet::cli
