@@ -22,8 +22,29 @@
 
 namespace sadanet::data {
 
+namespace {
+uint32_t le32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
+
+// stb decodes a truncated uncompressed BMP without complaint (the missing rows come out black),
+// so check the pixel array's extent against the file size first.
+void check_bmp_complete(const uint8_t* b, size_t n, const std::string& name) {
+  if (n < 2 || b[0] != 'B' || b[1] != 'M') return;
+  SADANET_CHECK(n >= 34, "image ", name, ": truncated BMP header (", n, " bytes)");
+  const uint32_t data_offset = le32(b + 10), dib = le32(b + 14);
+  if (dib < 40) return;  // old OS/2 header: let stb judge
+  const int64_t w = static_cast<int32_t>(le32(b + 18)), h = static_cast<int32_t>(le32(b + 22));
+  const int64_t bpp = b[28] | (b[29] << 8);
+  const uint32_t compression = le32(b + 30);
+  if (compression != 0 && compression != 3) return;  // RLE: size unknown up front
+  const int64_t stride = ((w * bpp + 31) / 32) * 4, need = static_cast<int64_t>(data_offset) + stride * (h < 0 ? -h : h);
+  SADANET_CHECK(w > 0 && static_cast<int64_t>(n) >= need, "image ", name, ": truncated BMP (", n,
+                " bytes, the header promises ", need, ")");
+}
+}  // namespace
+
 Image decode_image(const uint8_t* bytes, size_t n, const std::string& name) {
   SADANET_CHECK(n > 0 && n < (size_t{1} << 31), "image ", name, ": expected 1 byte to 2 GiB, got ", n, " bytes");
+  check_bmp_complete(bytes, n, name);
   int w = 0, h = 0, c = 0;
   stbi_uc* px = stbi_load_from_memory(bytes, static_cast<int>(n), &w, &h, &c, 3);
   if (!px) throw Error("image " + name + ": cannot decode (" + stbi_failure_reason() + "); expected JPEG, PNG or BMP");
