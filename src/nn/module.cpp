@@ -140,6 +140,21 @@ void Module::to(Device d) {
   for (auto& [n, c] : children_) c->to(d);
 }
 
+void Module::to(DType dt) {
+  auto convert = [&](Tensor& t) {
+    if (!t.defined() || !is_floating(t.dtype()) || t.dtype() == dt) return;
+    Tensor c = t.detach().to(dt);
+    t.impl()->storage = c.storage();
+    t.impl()->offset = c.offset();
+    t.impl()->strides = c.strides();
+    t.impl()->dtype = dt;
+    t.impl()->grad.reset();
+  };
+  for (auto& [n, t] : params_) convert(t);
+  for (auto& [n, t] : buffers_) convert(t);
+  for (auto& [n, c] : children_) c->to(dt);
+}
+
 std::shared_ptr<Module> Module::child(const std::string& name) const {
   for (const auto& [n, c] : children_)
     if (n == name) return c;

@@ -51,6 +51,9 @@ class Module {
   void set_requires_grad(bool r);
   void zero_grad();
   void to(Device d);
+  // Converts floating parameters and buffers (f64 runs a model exactly, for checks); integer
+  // buffers such as num_batches_tracked keep their type.
+  void to(DType t);
 
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
   std::shared_ptr<Module> child(const std::string& name) const;
