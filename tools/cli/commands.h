@@ -11,10 +11,13 @@ namespace sadanet::cli {
 
 void register_info(CLI::App& app);       // build options, CPU, threads, GPUs
 void register_selfcheck(CLI::App& app);  // quick end-to-end correctness checks
+void register_import_weights(CLI::App& app);  // .pth/.safetensors -> .safetensors
+void register_predict(CLI::App& app);         // top-5 classes per image
 void register_bench(CLI::App& app);      // model throughput, images/s
 void register_synth(CLI::App& app);      // synthetic multi-domain white-cell dataset
 void register_train(CLI::App& app);      // one leave-one-domain-out training run (ERM or SADA)
 void register_eval(CLI::App& app);       // a trained model on a domain: F1, per class, confusion
 void register_protocol(CLI::App& app);   // every target x method x trial, results table
+void register_augment(CLI::App& app);    // SADA stain augmentation of a folder: contact sheets, stains
 
 }  // namespace sadanet::cli

@@ -13,11 +13,14 @@ using Register = void (*)(CLI::App&);
 constexpr Register kCommands[] = {
     sadanet::cli::register_info,
     sadanet::cli::register_selfcheck,
+    sadanet::cli::register_import_weights,
+    sadanet::cli::register_predict,
     sadanet::cli::register_bench,
     sadanet::cli::register_synth,
     sadanet::cli::register_train,
     sadanet::cli::register_eval,
     sadanet::cli::register_protocol,
+    sadanet::cli::register_augment,
 };
 
 // On a parse error: the error, then the usage of the (sub)command that was being parsed, so the

@@ -1,0 +1,108 @@
+// A deterministic miniature of the libFuzzer runs (tests/fuzz): thousands of mutations of every
+// weights fixture (bit flips, interesting values, truncations, deleted/duplicated/inserted ranges)
+// go through each reader, which may accept them or throw sadanet::Error but must never crash,
+// hang or throw anything else. The seed is fixed so a failure reproduces.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <random>
+
+#include "io_fixtures.h"
+#include "sadanet/io/pth.h"
+#include "sadanet/io/weights.h"
+#include "sadanet/sadanet.h"
+
+namespace sadanet {
+namespace {
+
+constexpr int kMutationsPerFixture = 3000;
+
+std::vector<uint8_t> mutate(std::vector<uint8_t> b, std::mt19937_64& rng, std::string& how) {
+  auto pick = [&](size_t n) { return n ? static_cast<size_t>(rng() % n) : 0; };
+  static const uint64_t interesting[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0xffffffff,
+                                         0xffffffffffffffff, 0x8000000000000000};
+  int rounds = 1 + static_cast<int>(pick(3));
+  for (int r = 0; r < rounds && !b.empty(); ++r) {
+    size_t at = pick(b.size());
+    switch (pick(6)) {
+      case 0:
+        b[at] ^= static_cast<uint8_t>(1u << pick(8));
+        how += " flip@" + std::to_string(at);
+        break;
+      case 1: {  // an interesting little-endian integer of 1, 2, 4 or 8 bytes
+        uint64_t v = interesting[pick(std::size(interesting))];
+        size_t width = size_t{1} << pick(4);
+        for (size_t k = 0; k < width && at + k < b.size(); ++k) b[at + k] = static_cast<uint8_t>(v >> (8 * k));
+        how += " int" + std::to_string(width) + "@" + std::to_string(at);
+        break;
+      }
+      case 2:
+        b.resize(at);
+        how += " cut@" + std::to_string(at);
+        break;
+      case 3: {
+        size_t n = std::min(b.size() - at, 1 + pick(16));
+        b.erase(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + n));
+        how += " del@" + std::to_string(at);
+        break;
+      }
+      case 4: {
+        size_t n = std::min(b.size() - at, 1 + pick(16));
+        std::vector<uint8_t> chunk(b.begin() + static_cast<std::ptrdiff_t>(at),
+                                   b.begin() + static_cast<std::ptrdiff_t>(at + n));
+        b.insert(b.begin() + static_cast<std::ptrdiff_t>(pick(b.size())), chunk.begin(), chunk.end());
+        how += " dup@" + std::to_string(at);
+        break;
+      }
+      default:
+        b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), static_cast<uint8_t>(rng()));
+        how += " ins@" + std::to_string(at);
+        break;
+    }
+  }
+  return b;
+}
+
+// Runs every reader on the bytes; returns "" or what escaped other than sadanet::Error.
+std::string run_readers(const std::vector<uint8_t>& b) {
+  const std::function<void()> readers[] = {
+      [&] { io::read_safetensors_bytes(b.data(), b.size()); },
+      [&] { io::load_pth_bytes(b.data(), b.size()); },
+      [&] { io::load_weights_bytes(b.data(), b.size()); },
+  };
+  for (auto& read : readers) {
+    try {
+      read();
+    } catch (const Error&) {
+    } catch (const std::exception& e) {
+      return std::string("non-sadanet exception: ") + e.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  }
+  return "";
+}
+
+TEST(IoFuzzSmoke, MutatedFixturesOnlyEverThrowSadanetErrors) {
+  std::vector<std::string> fixtures;
+  for (auto& e : std::filesystem::directory_iterator(test::io_fixture("")))
+    if (e.path().extension() != ".json") fixtures.push_back(e.path().filename().string());
+  std::sort(fixtures.begin(), fixtures.end());
+  ASSERT_GE(fixtures.size(), 8u);
+  for (const std::string& name : fixtures) {
+    std::vector<uint8_t> original = test::read_bytes(test::io_fixture(name));
+    std::mt19937_64 rng(std::hash<std::string>{}(name) ^ 0x5ada);
+    EXPECT_EQ(run_readers(original), "") << name;
+    for (int i = 0; i < kMutationsPerFixture; ++i) {
+      std::string how;
+      std::vector<uint8_t> m = mutate(original, rng, how);
+      std::string bad = run_readers(m);
+      ASSERT_EQ(bad, "") << name << " mutation " << i << ":" << how;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sadanet

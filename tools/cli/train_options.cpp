@@ -1,0 +1,142 @@
+#include "train_options.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "sadanet/eval/metrics.h"
+#include "sadanet/train/evaluate.h"
+
+namespace sadanet::cli {
+
+template <class T>
+CLI::Option* TrainOptions::add_opt(CLI::App* cmd, const std::string& flag, const std::string& help,
+                                   std::function<void(train::TrainConfig&, const T&)> set) {
+  auto value = std::make_shared<T>();
+  CLI::Option* o = cmd->add_option(flag, *value, help);
+  items_.emplace_back(o, [value, set](train::TrainConfig& c) { set(c, *value); });
+  return o;
+}
+
+void TrainOptions::add(CLI::App* cmd, bool with_seed) {
+  using C = train::TrainConfig;
+  const C d;  // defaults, shown in --help
+  auto str = [](auto v) { return std::to_string(v); };
+  preset_opt_ = cmd->add_option("--preset", *preset_,
+                                "paper (default) or reference-code: beta 0, each-sample SupCon anchors, stage 2 full, "
+                                "BN frozen, the authors' stain variant; later options override it")
+                    ->check(CLI::IsMember({"paper", "reference-code"}));
+  add_opt<std::string>(cmd, "--arch", "Backbone: resnet50 (default) or resnet-tiny (one block per stage, for CPU demos)",
+                       [](C& c, const std::string& v) { c.arch = train::arch_from_name(v); })
+      ->check(CLI::IsMember({"resnet50", "resnet-tiny"}));
+  add_opt<int64_t>(cmd, "--steps1", "SADA stage-1 steps (default " + str(d.steps1) + ")",
+                   [](C& c, const int64_t& v) { c.steps1 = v; })->check(CLI::NonNegativeNumber);
+  add_opt<int64_t>(cmd, "--steps2", "SADA stage-2 steps (default " + str(d.steps2) + ")",
+                   [](C& c, const int64_t& v) { c.steps2 = v; })->check(CLI::NonNegativeNumber);
+  add_opt<int64_t>(cmd, "--steps-erm", "ERM steps (default: steps1 + steps2)",
+                   [](C& c, const int64_t& v) { c.steps_erm = v; })->check(CLI::NonNegativeNumber);
+  add_opt<int>(cmd, "--batch", "Images per source domain per step (default " + str(d.batch) + ")",
+               [](C& c, const int& v) { c.batch = v; })->check(CLI::Range(1, 4096));
+  add_opt<int>(cmd, "--size", "Image side (default " + str(d.size) + ")", [](C& c, const int& v) { c.size = v; })
+      ->check(CLI::Range(32, 4096));
+  add_opt<std::string>(cmd, "--device", "cpu (default), cuda or cuda:N", [](C& c, const std::string& v) { c.device = v; });
+  if (with_seed)
+    add_opt<uint64_t>(cmd, "--seed", "Seed of the initialisation, loader, augmentation and split (default 0)",
+                      [](C& c, const uint64_t& v) { c.seed = v; });
+  add_opt<double>(cmd, "--lr", "Adam learning rate, both stages (default 5e-5)", [](C& c, const double& v) { c.lr = v; })
+      ->check(CLI::PositiveNumber);
+  add_opt<std::string>(cmd, "--bn", "Batch norm while training: train (default) or frozen (running statistics)",
+                       [](C& c, const std::string& v) { c.bn = batch_norm_mode_from_name(v); })
+      ->check(CLI::IsMember({"train", "frozen"}));
+  add_opt<std::string>(cmd, "--stage2", "classifier (default: backbone frozen, fc trains) or full",
+                       [](C& c, const std::string& v) { c.stage2 = train::stage2_from_name(v); })
+      ->check(CLI::IsMember({"classifier", "full"}));
+  add_opt<double>(cmd, "--beta", "Weight of the local-alignment loss (default 0.1)",
+                  [](C& c, const double& v) { c.beta = v; })->check(CLI::NonNegativeNumber);
+  add_opt<double>(cmd, "--tau", "Contrastive temperature (default 0.1)", [](C& c, const double& v) { c.tau = v; })
+      ->check(CLI::PositiveNumber);
+  add_opt<int>(cmd, "--k", "Stain clusters: k-1 re-stained views per image (default 3)",
+               [](C& c, const int& v) { c.k = v; })->check(CLI::Range(2, 16));
+  add_opt<std::string>(cmd, "--anchor", "Contrastive anchors: view_mean (paper) or each_sample (SupCon)",
+                       [](C& c, const std::string& v) { c.anchor = train::anchor_from_name(v); })
+      ->check(CLI::IsMember({"view_mean", "each_sample", "view-mean", "each-sample"}));
+  add_opt<std::string>(cmd, "--stain", "Stain augmentation variant: paper or reference-code",
+                       [](C& c, const std::string& v) { c.stain = stain::variant_from_name(v); })
+      ->check(CLI::IsMember({"paper", "reference-code", "reference_code"}));
+  add_opt<bool>(cmd, "--la-image-mean", "LA loss: average over originals instead of the paper's sum (true/false)",
+                [](C& c, const bool& v) { c.la_image_mean = v; });
+  add_opt<int64_t>(cmd, "--la-hidden", "LA head hidden width (default 2048)",
+                   [](C& c, const int64_t& v) { c.la_hidden = v; })->check(CLI::PositiveNumber);
+  add_opt<int64_t>(cmd, "--la-out", "LA head output width (default 128)", [](C& c, const int64_t& v) { c.la_out = v; })
+      ->check(CLI::PositiveNumber);
+  add_opt<std::string>(cmd, "--projector", "Contrastive projector: linear (default, 128) or mlp",
+                       [](C& c, const std::string& v) { c.projector = train::projector_from_name(v); })
+      ->check(CLI::IsMember({"linear", "mlp"}));
+  add_opt<int64_t>(cmd, "--proj-dim", "Projector output width (default 128)",
+                   [](C& c, const int64_t& v) { c.proj_dim = v; })->check(CLI::PositiveNumber);
+  add_opt<bool>(cmd, "--swad", "SWAD over the last stage (true/false, default true)",
+                [](C& c, const bool& v) { c.swad.enabled = v; });
+  add_opt<int64_t>(cmd, "--swad-every", "SWAD: validation loss every N steps (default: stage steps / 40)",
+                   [](C& c, const int64_t& v) { c.swad.eval_every = v; })->check(CLI::NonNegativeNumber);
+  add_opt<int>(cmd, "--swad-n-converge", "SWAD n_converge (default 3)", [](C& c, const int& v) { c.swad.n_converge = v; })
+      ->check(CLI::PositiveNumber);
+  add_opt<int>(cmd, "--swad-n-tolerance", "SWAD n_tolerance (default 6)",
+               [](C& c, const int& v) { c.swad.n_tolerance = v; })->check(CLI::PositiveNumber);
+  add_opt<double>(cmd, "--swad-tolerance-ratio", "SWAD tolerance_ratio (default 0.3)",
+                  [](C& c, const double& v) { c.swad.tolerance_ratio = v; })->check(CLI::NonNegativeNumber);
+  add_opt<int64_t>(cmd, "--swad-bn-steps", "Batches re-estimating BN statistics of the average (default 500, at most the stage's steps)",
+                   [](C& c, const int64_t& v) { c.swad.bn_steps = v; })->check(CLI::NonNegativeNumber);
+  add_opt<bool>(cmd, "--swad-early-stop", "Stop the stage when the loss valley ends (true/false, default true)",
+                [](C& c, const bool& v) { c.swad.early_stop = v; });
+  add_opt<std::string>(cmd, "--weights", "ImageNet ResNet-50 weights (safetensors or .pth; fc dropped)",
+                       [](C& c, const std::string& v) { c.weights = v; })->check(CLI::ExistingFile);
+  add_opt<std::string>(cmd, "--target-eval", "Target images evaluated: test (its test part, default) or all",
+                       [](C& c, const std::string& v) { c.target_eval = v; })->check(CLI::IsMember({"test", "all"}));
+  add_opt<int>(cmd, "--threads", "CPU compute threads (default: all)", [](C& c, const int& v) { c.threads = v; })
+      ->check(CLI::Range(0, 1024));
+  add_opt<int>(cmd, "--loader-threads", "Image decoding threads (default 2)",
+               [](C& c, const int& v) { c.loader_threads = v; })->check(CLI::Range(1, 256));
+  add_opt<bool>(cmd, "--cache", "Keep decoded images in memory (true/false, default true)",
+                [](C& c, const bool& v) { c.cache = v; });
+  add_opt<int>(cmd, "--eval-batch", "Batch size of validation and evaluation (default 64)",
+               [](C& c, const int& v) { c.eval_batch = v; })->check(CLI::Range(1, 4096));
+  add_opt<int64_t>(cmd, "--log-every", "Log (metrics.jsonl, log lines) every N steps (default 10)",
+                   [](C& c, const int64_t& v) { c.log_every = v; })->check(CLI::PositiveNumber);
+  add_opt<int64_t>(cmd, "--ckpt-every", "Checkpoint every N steps (default 100; also at stage ends and on Ctrl-C)",
+                   [](C& c, const int64_t& v) { c.ckpt_every = v; })->check(CLI::PositiveNumber);
+}
+
+train::TrainConfig TrainOptions::apply(train::TrainConfig base) const {
+  if (preset_opt_ && preset_opt_->count() > 0) train::apply_preset(base, *preset_);
+  for (const auto& [opt, set] : items_)
+    if (opt->count() > 0) set(base);
+  return base;
+}
+
+train::TrainConfig TrainOptions::make() const {
+  train::TrainConfig c;
+  train::apply_preset(c, *preset_);
+  for (const auto& [opt, set] : items_)
+    if (opt->count() > 0) set(c);
+  return c;
+}
+
+std::pair<double, double> evaluate_run(const std::string& rundir, const train::TrainConfig& cfg, bool print) {
+  const std::string split = cfg.target_eval == "all" ? "all" : "test";
+  train::EvalReport r = train::evaluate_model_file(rundir + "/final.safetensors", cfg.data, cfg.target, split,
+                                                   cfg.eval_batch, cfg.device, cfg.loader_threads);
+  {
+    std::ofstream f(rundir + "/test_metrics.json");
+    f << r.metrics.to_json() << "\n";
+    if (!f) throw Error("cannot write " + rundir + "/test_metrics.json");
+  }
+  eval::save_confusion_png(rundir + "/test_confusion.png", r.metrics,
+                           std::string(train::method_name(cfg.method)) + " on " + cfg.target);
+  if (print) {
+    std::cout << "\n" << train::method_name(cfg.method) << " -> " << cfg.target << " (" << split << " part, " << r.images
+              << " images), final.safetensors:\n"
+              << r.metrics.table();
+  }
+  return {r.metrics.f1_micro, r.metrics.f1_macro};
+}
+
+}  // namespace sadanet::cli
