@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
@@ -102,12 +103,14 @@ void conv_bench(benchmark::State& st, const ConvShape& s, ConvPass pass) {
   set_gflops(st, 2.0 * kConvBatch * s.O * Ho * Ho * s.C * s.k * s.k);
 }
 
+// Rates use wall time (multi-threaded: not the main thread's CPU time). On a busy machine,
+// SADANET_BENCH_CPU_TIME=1 with OMP_WAIT_POLICY=passive rates per second of CPU used by the
+// whole process instead: comparable between variants while other jobs take turns on the cores.
 template <class Fn, class... Args>
 void add(const std::string& name, double min_time, Fn fn, Args... args) {
-  benchmark::RegisterBenchmark(name.c_str(), fn, args...)
-      ->UseRealTime()  // multi-threaded: wall time, not the main thread's CPU time
-      ->Unit(benchmark::kMillisecond)
-      ->MinTime(min_time);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), fn, args...)->Unit(benchmark::kMillisecond)->MinTime(min_time);
+  if (std::getenv("SADANET_BENCH_CPU_TIME")) b->MeasureProcessCPUTime();
+  else b->UseRealTime();
 }
 
 const bool registered = [] {

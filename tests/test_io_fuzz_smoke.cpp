@@ -17,7 +17,7 @@
 namespace sadanet {
 namespace {
 
-constexpr int kMutationsPerFixture = 3000;
+constexpr int kMutationsPerFixture = 2000;
 
 std::vector<uint8_t> mutate(std::vector<uint8_t> b, std::mt19937_64& rng, std::string& how) {
   auto pick = [&](size_t n) { return n ? static_cast<size_t>(rng() % n) : 0; };

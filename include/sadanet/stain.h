@@ -11,12 +11,18 @@
 // Data layout (the CUDA version mirrors it): the batch is u8 NCHW; steps 1 and 3 are independent
 // per image (one thread per image here, one block per image on a GPU); step 2 is one small
 // k-means over N points. All per-pixel math is f32; the W fit's sufficient statistics, the
-// k-means and the percentiles' ranks use f64. Nothing depends on the thread count.
+// k-means and the percentiles' ranks use f64. Nothing depends on the thread count; the per-pixel
+// loops run as AVX2+FMA code where the CPU has it, which changes results in the last float bits.
+//
+// Degenerate images: fewer than 64 (or 0.5%) stained pixels (blank, uniform, black), stained
+// pixels of one colour (sqrt(e2/e1) of their OD second moment < 0.02), and for the paper variant
+// stains < 3 degrees apart or a stain with P99 density < 0.02 (reference_code: both < 0.02).
 //
 // ---- the two variants ---------------------------------------------------------------------------
 //                        StainVariant::paper (default)           StainVariant::reference_code
-//  optical density       -ln(max(X,1)/255)                       same, and pixels with all channels
-//                                                                <= 12 (the code's "< 0.05") -> white
+//  optical density       -ln(max(X,1)/255)                       the code's: max(-ln(max(X/255, 1e-6)),
+//                                                                1e-6), pixels with all channels <= 12
+//                                                                (its "< 0.05") -> white
 //  background            pixels within 0.2 OD of the image's     no mask; a per-channel background OD
 //                        background colour (mean OD of its       B = 1% quantile of each channel,
 //                        brightest 5%) or with OD sum < 0.15     V = OD - B, added back on output
@@ -83,8 +89,8 @@ struct StainOptions {
   // A pixel is stained (paper: fitted; both: counted for the checks below) when it is not black
   // (all channels <= 12), its OD sum is >= min_od_sum, and its OD is >= background_distance
   // (Euclidean) from the image's background colour: the mean OD of the brightest
-  // background_fraction of its pixels (estimated on every 4th pixel). The bright field's colour differs by lab (white, peach,
-  // yellow, grey), hence a threshold relative to it.
+  // background_fraction of its pixels (estimated on every 4th pixel). The bright field's colour
+  // differs by lab (white, peach, yellow, grey), hence a threshold relative to it.
   float min_od_sum = 0.15f;
   float background_distance = 0.2f;
   float background_fraction = 0.05f;
@@ -104,7 +110,8 @@ struct StainOptions {
 // Everything about one image's stains except the per-pixel densities.
 struct StainInfo {
   // 3 x 2, column-major: W[3*j + c] is the optical density of stain j in channel c (R, G, B);
-  // unit columns (all zero only for a blank image). This is also the 6-vector that is clustered.
+  // unit columns (reference_code: a column can be all zero on a blank image). This is also the
+  // 6-vector that is clustered.
   std::array<float, 6> W{};
   std::array<float, 3> B{};    // background OD per channel (reference_code; zeros for paper)
   std::array<float, 2> p99{};  // 99th percentile of each stain's density over all pixels
@@ -154,7 +161,7 @@ struct KMeansResult {
 // (at most max_iter), `restarts` runs keeping the lowest inertia (ties: the earlier run). k-means++
 // draws new centres only among points at a positive distance from the chosen ones, so k shrinks
 // to the number of distinct points. An emptied cluster takes the point farthest from its centroid
-// (lowest index on ties). f64 throughout.
+// (lowest index on ties). f64 throughout; a non-finite coordinate counts as 0.
 KMeansResult kmeans(const float* points, int n, int dim, int k, uint64_t seed, int restarts = 5, int max_iter = 100);
 KMeansResult kmeans(const std::vector<std::array<float, 6>>& points, int k, uint64_t seed, int restarts = 5);
 

@@ -90,31 +90,36 @@ void col2im(const ConvGeom& g, const T* col, int64_t ld, T* x, int64_t c0, int64
       }
 }
 
-// How the work is cut. `group` images share one GEMM (side by side), or, with group 1, an
-// image's output rows go `rows` at a time so that its col block stays in cache. `split`: threads
-// take whole groups (each GEMM single-threaded) instead of sharing every GEMM. Measured on
-// 2 cores, see bench/README.md.
+// How the work is cut. `group` images share one GEMM (side by side); with group 1, an image's
+// output rows go `rows` at a time when its whole col matrix would exceed kColBudget (bounds the
+// scratch memory of large inputs). `split`: threads take whole groups (each GEMM single-threaded)
+// instead of sharing every GEMM; on the shared 2-core machine the split measured faster and far
+// more robust to other load (Eigen's threaded GEMM busy-waits on its peer), see bench/README.md.
 struct Plan {
   int64_t group = 1, rows = 0;
   bool split = false;
 };
+constexpr double kColBudget = 8 << 20;  // bytes
+constexpr int64_t kMinCols = 512;       // GEMM width worth grouping small images for
+
 Plan make_plan(const ConvGeom& g, size_t elem_size) {
   Plan pl;
-  pl.rows = g.Ho;
   const int threads = omp_get_max_threads();
-  double col_budget = 1 << 20;  // bytes of col per tile
-  if (threads > 1 && !omp_in_parallel() && g.flops() >= 1e6) {  // tiny convs stay on one thread
-    pl.group = std::clamp<int64_t>(512 / std::max<int64_t>(g.howo(), 1), 1, g.N);
+  double col_budget = kColBudget;
+  if (threads > 1 && !omp_in_parallel() && g.flops() >= 1e6 && g.N >= threads) {  // tiny: one thread
+    pl.group = std::clamp<int64_t>(kMinCols / std::max<int64_t>(g.howo(), 1), 1, g.N / threads);
+    while (pl.group > 1 && ((g.N + pl.group - 1) / pl.group) % threads != 0) --pl.group;
     const int64_t groups = (g.N + pl.group - 1) / pl.group;
-    pl.split = groups % threads == 0 || groups >= 4 * threads;
-    if (const char* env = std::getenv("SADANET_CONV_PLAN")) {  // "G,split,col_kb" (tuning only)
-      pl.group = std::clamp<int64_t>(std::atoll(env), 1, g.N);
-      const char* c1 = std::strchr(env, ',');
-      pl.split = c1 && c1[1] == '1';
-      const char* c2 = c1 ? std::strchr(c1 + 1, ',') : nullptr;
-      if (c2) col_budget = 1024.0 * std::atof(c2 + 1);
-    }
+    pl.split = groups % threads == 0 || groups >= 4 * threads;  // else imbalance: share the GEMMs
   }
+  if (const char* env = std::getenv("SADANET_CONV_PLAN")) {  // "G,split[,col_kb]": for tuning only
+    pl.group = std::clamp<int64_t>(std::atoll(env), 1, g.N);
+    const char* c1 = std::strchr(env, ',');
+    pl.split = c1 && c1[1] == '1' && !omp_in_parallel();
+    const char* c2 = c1 ? std::strchr(c1 + 1, ',') : nullptr;
+    if (c2) col_budget = 1024.0 * std::atof(c2 + 1);
+  }
+  pl.rows = g.Ho;
   if (pl.group == 1 && !g.pointwise()) {
     const double row_bytes = static_cast<double>(elem_size) * g.ckk() * g.Wo;
     pl.rows = std::clamp<int64_t>(static_cast<int64_t>(col_budget / row_bytes), 1, g.Ho);

@@ -197,19 +197,23 @@ void stain_augment(const Tensor& images_u8, const StainAugmentOptions& opt, Gene
   }
   out.cluster_ms = ms_since(t0);
 
-  // 3. Originals, then every view.
+  // 3. Originals, then every view; one work item per source image, so that its densities stay in
+  // cache while its k-1 views are rendered.
   t0 = Clock::now();
   uint8_t* dst = out.images.data<uint8_t>();
   const int64_t img_bytes = 3 * n;
-  parallel_items(rows, [&](int64_t row) {
-    uint8_t* o = dst + row * img_bytes;
-    const int i = out.source[row];
-    if (row < N || out.cluster[i] < 0) {
-      std::memcpy(o, in + static_cast<int64_t>(i) * img_bytes, img_bytes);
-      return;
-    }
+  parallel_items(N, [&](int64_t i) {
+    const uint8_t* src = in + i * img_bytes;
+    std::memcpy(dst + i * img_bytes, src, img_bytes);
     thread_local std::vector<float> scratch;
-    detail::render(H_of(i), n, plans[row], o, n, 1, scratch);
+    for (int m = 0; m < k - 1; ++m) {
+      const int64_t row = N + i * (k - 1) + m;
+      uint8_t* o = dst + row * img_bytes;
+      if (out.cluster[i] < 0)
+        std::memcpy(o, src, img_bytes);
+      else
+        detail::render(H_of(static_cast<int>(i)), n, plans[row], o, n, 1, scratch);
+    }
   });
   out.restain_ms = ms_since(t0);
 }

@@ -40,6 +40,29 @@ const float* od_table() {
 
 namespace {
 
+// The values of x at or beyond T (>= T for top, <= T otherwise), in order, into out (room for n + 1).
+// Blocks of 16 without any are skipped after a vectorised test: the usual case in a tail.
+template <bool top>
+int64_t gather_beyond(const float* x, int64_t n, float T, float* out) {
+  constexpr int64_t kBlock = 16;
+  int64_t k = 0, i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int64_t j = 0; j < kBlock; ++j) any |= (top ? x[i + j] >= T : x[i + j] <= T) ? 1 : 0;
+    if (!any) continue;
+    for (int64_t j = 0; j < kBlock; ++j) {
+      out[k] = x[i + j];
+      k += (top ? x[i + j] >= T : x[i + j] <= T) ? 1 : 0;
+    }
+  }
+  for (; i < n; ++i) {
+    out[k] = x[i];
+    k += (top ? x[i] >= T : x[i] <= T) ? 1 : 0;
+  }
+  return k;
+}
+
 // The order statistics r0 and r1 (ranks in ascending order) of x, interpolated: exact, fast for
 // quantiles near either end. A threshold T from every 32nd value with a wide safety margin keeps
 // only the values beyond it (a few percent); if they miss the wanted ranks, returns false.
@@ -54,16 +77,9 @@ bool quantile_tail(const float* x, int64_t n, double q, int64_t r0, int64_t r1, 
   const int64_t rs = std::min<int64_t>(static_cast<int64_t>(qs * static_cast<double>(m - 1)), m - 1);
   std::nth_element(scratch.begin(), scratch.begin() + rs, scratch.end());
   const float T = scratch[rs];
-  scratch.clear();
-  scratch.reserve(n / 8);
-  if (top) {
-    for (int64_t i = 0; i < n; ++i)
-      if (x[i] >= T) scratch.push_back(x[i]);
-  } else {
-    for (int64_t i = 0; i < n; ++i)
-      if (x[i] <= T) scratch.push_back(x[i]);
-  }
-  const int64_t cnt = static_cast<int64_t>(scratch.size());
+  scratch.resize(n + 1);
+  const int64_t cnt = top ? gather_beyond<true>(x, n, T, scratch.data()) : gather_beyond<false>(x, n, T, scratch.data());
+  scratch.resize(cnt);
   const int64_t below = top ? n - cnt : 0;  // values left out under the kept ones
   if (r0 < below || r1 - below >= cnt) return false;
   const int64_t k0 = r0 - below, k1 = r1 - below;
@@ -183,7 +199,7 @@ inline float black_od() { return od_table()[kBlackLevel]; }
 // Per-thread buffers, reused from image to image.
 struct Scratch {
   std::vector<float> od, sums, q;
-  std::vector<int32_t> index;
+  std::vector<uint8_t> flags;
   std::vector<float> v0, v1, v2;  // the fit set
 };
 Scratch& scratch() {
@@ -217,7 +233,7 @@ ODImage load_od(const uint8_t* px, int64_t cs, int64_t ps, int64_t n, std::vecto
 struct Mask {
   int64_t stained = 0, black = 0;
   std::array<float, 3> background{};
-  const int32_t* index = nullptr;  // the stained pixels, in order
+  const uint8_t* flags = nullptr;  // 1 per stained pixel
 };
 
 Mask find_stained(const ODImage& im, const StainOptions& opt, Scratch& sc) {
@@ -244,11 +260,11 @@ Mask find_stained(const ODImage& im, const StainOptions& opt, Scratch& sc) {
     ++cnt;
   }
   for (int c = 0; c < 3; ++c) m.background[c] = cnt > 0 ? static_cast<float>(acc[c] / double(cnt)) : 0.0f;
-  sc.index.resize(n);
-  m.stained = kernels().stained_index(im.c[0], im.c[1], im.c[2], n, opt.min_od_sum, m.background.data(),
-                                      opt.background_distance * opt.background_distance, kb, sc.index.data(),
+  sc.flags.resize(n);
+  m.stained = kernels().stained_flags(im.c[0], im.c[1], im.c[2], n, opt.min_od_sum, m.background.data(),
+                                      opt.background_distance * opt.background_distance, kb, sc.flags.data(),
                                       &m.black);
-  m.index = sc.index.data();
+  m.flags = sc.flags.data();
   return m;
 }
 
@@ -260,12 +276,31 @@ Eigen::Matrix3d gather_fit_set(const ODImage& im, const Mask& mask, const StainO
   const int64_t m = (mask.stained + step - 1) / step;
   sc.v0.resize(m); sc.v1.resize(m); sc.v2.resize(m);
   double s00 = 0, s01 = 0, s02 = 0, s11 = 0, s12 = 0, s22 = 0;
-  for (int64_t i = 0, j = 0; i < mask.stained; i += step, ++j) {
-    const int64_t p = mask.index[i];
-    const float x0 = im.c[0][p], x1 = im.c[1][p], x2 = im.c[2][p];
-    sc.v0[j] = x0; sc.v1[j] = x1; sc.v2[j] = x2;
-    s00 += x0 * x0; s01 += x0 * x1; s02 += x0 * x2; s11 += x1 * x1; s12 += x1 * x2; s22 += x2 * x2;
+  // Stained pixels number 0, 1, 2, ... in pixel order; take numbers 0, step, 2 step, ... Blocks of
+  // 16 pixels that hold none of them are passed over on their count alone.
+  constexpr int64_t kBlock = 16;
+  const int64_t n = im.n;
+  int64_t seen = 0, next = 0, j = 0;
+  for (int64_t p0 = 0; p0 < n && j < m; p0 += kBlock) {
+    const int64_t len = std::min(kBlock, n - p0);
+    int c = 0;
+    for (int64_t i = 0; i < len; ++i) c += mask.flags[p0 + i];
+    if (seen + c <= next) {
+      seen += c;
+      continue;
+    }
+    for (int64_t i = 0; i < len; ++i) {
+      if (!mask.flags[p0 + i]) continue;
+      if (seen++ != next) continue;
+      next += step;
+      const int64_t p = p0 + i;
+      const float x0 = im.c[0][p], x1 = im.c[1][p], x2 = im.c[2][p];
+      sc.v0[j] = x0; sc.v1[j] = x1; sc.v2[j] = x2;
+      ++j;
+      s00 += x0 * x0; s01 += x0 * x1; s02 += x0 * x2; s11 += x1 * x1; s12 += x1 * x2; s22 += x2 * x2;
+    }
   }
+  sc.v0.resize(j); sc.v1.resize(j); sc.v2.resize(j);
   Eigen::Matrix3d moment;
   moment << s00, s01, s02, s01, s11, s12, s02, s12, s22;
   return moment;
@@ -465,12 +500,22 @@ void decompose_reference(const uint8_t* px, int64_t cs, int64_t ps, int64_t n, c
   check_mask(r, mask, n, opt);
   if (mask.stained > 0) r.rank_ratio = rank_ratio(gather_fit_set(im, mask, opt, sc));
   r.fit_pixels = static_cast<int>(n);
-  // Black pixels whitened (the code's I[all channels < 0.05] = 1).
+  // The code's convert_RGB_to_OD exactly: I = X / 255; pixels with every channel < 0.05 become
+  // white; I < 1e-6 becomes 1e-6; OD = max(-ln I, 1e-6). (So X = 0 gives 13.8, not ln 255, and a
+  // white pixel 1e-6, which decides the median start on mostly white images.)
+  static const std::array<float, 256> ref_lut = [] {
+    std::array<float, 256> t{};
+    for (int x = 0; x < 256; ++x) t[x] = static_cast<float>(std::max(-std::log(std::max(x / 255.0, 1e-6)), 1e-6));
+    return t;
+  }();
   float* V[3] = {im.c[0], im.c[1], im.c[2]};
-  const float kb = black_od();
   float hi[3] = {0, 0, 0};
   for (int64_t p = 0; p < n; ++p) {
-    if (V[0][p] >= kb && V[1][p] >= kb && V[2][p] >= kb) V[0][p] = V[1][p] = V[2][p] = 0.0f;
+    const int R = px[p * ps], G = px[cs + p * ps], B = px[2 * cs + p * ps];
+    const bool black = R <= kBlackLevel && G <= kBlackLevel && B <= kBlackLevel;
+    V[0][p] = ref_lut[black ? 255 : R];
+    V[1][p] = ref_lut[black ? 255 : G];
+    V[2][p] = ref_lut[black ? 255 : B];
     for (int ch = 0; ch < 3; ++ch) hi[ch] = std::max(hi[ch], V[ch][p]);
   }
   for (int ch = 0; ch < 3; ++ch) {

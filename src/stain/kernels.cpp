@@ -25,7 +25,7 @@ namespace sadanet::stain::detail {
 
 #define SADANET_STAIN_TABLE(ns)                                                                             \
   Kernels {                                                                                                 \
-    ns::load_od, ns::stained_index, ns::fit_stats, ns::solve_h, ns::mu_step, \
+    ns::load_od, ns::stained_flags, ns::fit_stats, ns::solve_h, ns::mu_step, \
         ns::render_u8, ns::render_f32, ns::color_jitter, #ns                                                                  \
   }
 

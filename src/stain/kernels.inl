@@ -34,31 +34,21 @@ float load_od(const uint8_t* R, const uint8_t* G, const uint8_t* B, int64_t ps, 
   return hi;
 }
 
-// Indices of the stained pixels (see find_stained in decompose.cpp) into idx; *black = the number
-// of black pixels.
-int64_t stained_index(const float* o0, const float* o1, const float* o2, int64_t n, float min_sum, const float bg[3],
-                      float d2, float black_od, int32_t* idx, int64_t* black) {
+// Stained-pixel flags (see find_stained in decompose.cpp): flags[p] = 1 when pixel p is stained;
+// returns how many are, *black = the number of black pixels.
+int64_t stained_flags(const float* o0, const float* o1, const float* o2, int64_t n, float min_sum, const float bg[3],
+                      float d2, float black_od, uint8_t* flags, int64_t* black) {
   const float b0 = bg[0], b1 = bg[1], b2 = bg[2];
   int64_t k = 0, nb = 0;
-  constexpr int64_t kChunk = 256;
-  uint8_t keep[kChunk];
-  for (int64_t p0 = 0; p0 < n; p0 += kChunk) {
-    const int64_t len = n - p0 < kChunk ? n - p0 : kChunk;
-    int64_t cb = 0;
-#pragma omp simd reduction(+ : cb)
-    for (int64_t i = 0; i < len; ++i) {
-      const int64_t p = p0 + i;
-      const float x0 = o0[p], x1 = o1[p], x2 = o2[p];
-      const float e0 = x0 - b0, e1 = x1 - b1, e2 = x2 - b2;
-      const bool is_black = (x0 >= black_od) & (x1 >= black_od) & (x2 >= black_od);
-      keep[i] = ((x0 + x1 + x2 >= min_sum) & (e0 * e0 + e1 * e1 + e2 * e2 >= d2) & !is_black) ? 1 : 0;
-      cb += is_black ? 1 : 0;
-    }
-    nb += cb;
-    for (int64_t i = 0; i < len; ++i) {
-      idx[k] = static_cast<int32_t>(p0 + i);
-      k += keep[i];
-    }
+#pragma omp simd reduction(+ : k, nb)
+  for (int64_t p = 0; p < n; ++p) {
+    const float x0 = o0[p], x1 = o1[p], x2 = o2[p];
+    const float e0 = x0 - b0, e1 = x1 - b1, e2 = x2 - b2;
+    const bool is_black = (x0 >= black_od) & (x1 >= black_od) & (x2 >= black_od);
+    const bool keep = (x0 + x1 + x2 >= min_sum) & (e0 * e0 + e1 * e1 + e2 * e2 >= d2) & !is_black;
+    flags[p] = keep ? 1 : 0;
+    k += keep ? 1 : 0;
+    nb += is_black ? 1 : 0;
   }
   *black = nb;
   return k;

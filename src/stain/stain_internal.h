@@ -104,9 +104,9 @@ struct Kernels {
   // Planar OD of a strided u8 image (channel planes R, G, B, pixel stride ps); returns the largest OD sum.
   float (*load_od)(const uint8_t* R, const uint8_t* G, const uint8_t* B, int64_t ps, int64_t n, float* o0, float* o1,
                    float* o2);
-  // Indices of the stained pixels into idx (room for n); returns how many, *black = black pixels.
-  int64_t (*stained_index)(const float* o0, const float* o1, const float* o2, int64_t n, float min_sum,
-                           const float bg[3], float d2, float black_od, int32_t* idx, int64_t* black);
+  // flags[p] = 1 for the stained pixels; returns how many, *black = black pixels.
+  int64_t (*stained_flags)(const float* o0, const float* o1, const float* o2, int64_t n, float min_sum,
+                           const float bg[3], float d2, float black_od, uint8_t* flags, int64_t* black);
   // H-step of the W fit (lasso, or relaxed: lasso support, unpenalised values):
   // out = a00, a01, a11 (H H'), b00, b10, b20, b01, b11, b21 (V H').
   void (*fit_stats)(const float* v0, const float* v1, const float* v2, int64_t m, const PixelLasso& L, bool relaxed,

@@ -179,11 +179,12 @@ void write_sheet(const std::string& path, const AugmentedBatch& b, const std::ve
     x += tag(cv, x, 38, "c" + std::to_string(c) + ": " + std::to_string(count), cluster_colour(c)) + 4;
   }
   l2 << "Card: the original, then re-stained with the stains of a random image of each other cluster "
-        "(-> cluster #image).";
+        "(-> cluster #image; * a fallback when there are fewer clusters than k).";
   cv.text(margin, 56, fit_end(l2.str(), W - 2 * margin), kMuted);
   cv.text(margin, 70,
-          fit_end("Squares: stain colours (nuclear, eosin) of the image / of the stain donor. Left bar: cluster. "
-                  "Red frame: degenerate (views are copies).",
+          fit_end(std::string(a.variant == "paper" ? "Squares: stain colours (nuclear, eosin)"
+                                                   : "Squares: the two stain columns (median, max start)") +
+                      " of the image / of the stain donor. Left bar: cluster. Red frame: degenerate (views are copies).",
                   W - 2 * margin),
           kMuted);
   cv.fill(margin, header_h - 6, W - margin, header_h - 5, kRule);
@@ -220,8 +221,10 @@ void write_sheet(const std::string& path, const AugmentedBatch& b, const std::ve
         continue;
       }
       const int t = b.target[row], tc = b.target_cluster[row];
-      const std::string what = "-> c" + std::to_string(tc) + " #" + std::to_string(first_index + t) +
-                               (b.fallback[row] ? " (fallback)" : "");
+      // "-> c1 #7", "*" marking a fallback target; shortened to fit the thumbnail.
+      const std::string mark = b.fallback[row] ? "*" : "";
+      std::string what = "-> c" + std::to_string(tc) + " #" + std::to_string(first_index + t) + mark;
+      if (Canvas::text_width(what) + 6 > T) what = "c" + std::to_string(tc) + mark;
       tag(cv, tx, ly, what, cluster_colour(tc));
       swatches(cv, tx, ly + 15, b.stains[t]);
     }
@@ -380,13 +383,14 @@ void run_augment(const AugmentArgs& a) {
     for (int i = 0; i < N; ++i) {
       const auto& s = b.stains[i];
       degenerate += s.degenerate;
+      auto r6 = [](float v) { return std::round(double(v) * 1e6) / 1e6; };
       nlohmann::json e = {{"path", files[good[lo + i]].string()},
-                          {"W", {{s.W[0], s.W[1], s.W[2]}, {s.W[3], s.W[4], s.W[5]}}},
+                          {"W", {{r6(s.W[0]), r6(s.W[1]), r6(s.W[2])}, {r6(s.W[3]), r6(s.W[4]), r6(s.W[5])}}},
                           {"cluster", b.cluster[i]},
                           {"batch", bi},
-                          {"p99", {s.p99[0], s.p99[1]}},
+                          {"p99", {r6(s.p99[0]), r6(s.p99[1])}},
                           {"degenerate", s.degenerate}};
-      if (variant == stain::StainVariant::reference_code) e["B"] = {s.B[0], s.B[1], s.B[2]};
+      if (variant == stain::StainVariant::reference_code) e["B"] = {r6(s.B[0]), r6(s.B[1]), r6(s.B[2])};
       if (s.degenerate) e["reason"] = s.reason;
       images.push_back(std::move(e));
     }
@@ -397,14 +401,17 @@ void run_augment(const AugmentArgs& a) {
     }
   }
   if (!a.json.empty()) {
-    nlohmann::json doc = {{"variant", stain::variant_name(variant)}, {"k", a.k},       {"seed", a.seed},
-                          {"size", S},                              {"batch", a.batch}, {"images", images}};
+    // One image per line. W: the two stains' unit OD colours (R, G, B), stain 0 first; "cluster"
+    // is the image's cluster within its batch (-1: degenerate).
     std::ofstream f(a.json);
     if (!f) {
       std::cerr << "sadanet augment: cannot write " << a.json << "\n";
       throw CLI::RuntimeError(1);
     }
-    f << doc.dump(1) << "\n";
+    f << "{\"variant\": " << nlohmann::json(stain::variant_name(variant)).dump() << ", \"k\": " << a.k
+      << ", \"seed\": " << a.seed << ", \"size\": " << S << ", \"batch\": " << a.batch << ",\n \"images\": [";
+    for (size_t i = 0; i < images.size(); ++i) f << (i ? ",\n  " : "\n  ") << images[i].dump();
+    f << "\n]}\n";
   }
   std::cout << "augmented " << good.size() << " images (" << degenerate << " degenerate, "
             << files.size() - good.size() << " unreadable, " << documents << " documents ignored) in " << batches << " batches of " << a.batch
