@@ -122,6 +122,8 @@ const bool registered = [] {
     add("gemm/cube_" + std::to_string(n), 1.0, gemm_bench, n, n, n, int64_t{1}, threads, def);
   add("gemm/cube_1024_1thread", 1.0, gemm_bench, 1024, 1024, 1024, int64_t{1}, 1, def);
   add("gemm/cube_1024_portable_build", 1.0, gemm_bench, 1024, 1024, 1024, int64_t{1}, threads, generic);
+  add("gemm/cube_1024_eigen_avx2", 1.0, gemm_bench, 1024, 1024, 1024, int64_t{1}, threads,
+      GemmImpl{&cpu::gemm_impl::eigen_avx2_f32});
   // ResNet-50 convolutions as per-image GEMMs (M = out channels, N = Ho*Wo, K = C*kh*kw) and the fc layer.
   add("gemm/l1_1x1_64_256_56_M256_N3136_K64", 1.0, gemm_bench, 256, 3136, 64, int64_t{1}, threads, def);
   add("gemm/l1_3x3_64_56_M64_N3136_K576", 1.0, gemm_bench, 64, 3136, 576, int64_t{1}, threads, def);

@@ -2,13 +2,17 @@
 // transposes, alpha/beta, padded row strides, broadcast batches (stride 0) and degenerate sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "cpu/gemm_cpu.h"
 #include "op_table.h"
+#include "sadanet/runtime.h"
 
 namespace sadanet::test {
 namespace {
@@ -98,8 +102,46 @@ TEST(GemmCpu, Avx2BuildMatchesNaive) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "CPU lacks AVX2/FMA";
   std::mt19937_64 rng(run_seed() + 1);
   for (const auto& c : cases()) {
-    check<float>(c, &cpu::gemm_impl::avx2_f32, rng, "avx2 f32");
+    check<float>(c, &cpu::gemm_impl::sgemm_avx2, rng, "hand-written avx2 f32");
+    check<float>(c, &cpu::gemm_impl::eigen_avx2_f32, rng, "eigen avx2 f32");
     check<double>(c, &cpu::gemm_impl::avx2_f64, rng, "avx2 f64");
+  }
+}
+
+// The hand-written kernel's blocking: products that cross its panel edges (KC = 256 deep, MC = 168
+// rows, NC = 4080 columns), ragged micro-tiles, every transpose, threads splitting M or N.
+TEST(GemmCpu, HandWrittenAvx2CrossesEveryBlockEdge) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  std::mt19937_64 rng(run_seed() + 2);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check<float>({1, 13, 37, 600, ta, tb, 1, 1.0, 0.0, false, false}, &cpu::gemm_impl::sgemm_avx2, rng, "k > 2 KC");
+      check<float>({1, 175, 20, 40, ta, tb, 0, -0.5, 1.5, false, false}, &cpu::gemm_impl::sgemm_avx2, rng, "m > MC");
+      check<float>({2, 5, 4099, 9, ta, tb, 2, 2.0, 0.5, false, true}, &cpu::gemm_impl::sgemm_avx2, rng, "n > NC");
+      check<float>({1, 200, 64, 300, ta, tb, 0, 1.0, 1.0, false, false}, &cpu::gemm_impl::sgemm_avx2, rng, "split M");
+    }
+}
+
+// Every element of C is summed in one order whatever the thread count: results are bit-identical.
+TEST(GemmCpu, HandWrittenAvx2DoesNotDependOnTheThreadCount) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  std::mt19937_64 rng(run_seed() + 3);
+  std::normal_distribution<float> nd;
+  for (auto [m, n, k] : {std::array<int64_t, 3>{150, 70, 520}, {40, 300, 270}}) {
+    std::vector<float> a(m * k), b(k * n), c1(m * n), c2(m * n);
+    for (auto& v : a) v = nd(rng);
+    for (auto& v : b) v = nd(rng);
+    GemmArgs g;
+    g.m = m; g.n = n; g.k = k; g.lda = k; g.ldb = n; g.ldc = n;
+    const int saved = num_threads();
+    set_num_threads(1);
+    cpu::gemm_impl::sgemm_avx2(g, a.data(), b.data(), c1.data());
+    set_num_threads(std::max(saved, 3));
+    cpu::gemm_impl::sgemm_avx2(g, a.data(), b.data(), c2.data());
+    set_num_threads(saved);
+    EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float))) << m << "x" << n << "x" << k;
   }
 }
 

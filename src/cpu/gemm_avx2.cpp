@@ -14,7 +14,7 @@
 
 namespace sadanet::cpu::gemm_impl {
 
-void avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_batched<float>(g, a, b, c); }
+void eigen_avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_batched<float>(g, a, b, c); }
 void avx2_f64(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_batched<double>(g, a, b, c); }
 
 }  // namespace sadanet::cpu::gemm_impl

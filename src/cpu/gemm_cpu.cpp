@@ -15,6 +15,15 @@ namespace sadanet::cpu {
 namespace gemm_impl {
 void generic_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_batched<float>(g, a, b, c); }
 void generic_f64(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_batched<double>(g, a, b, c); }
+
+void avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c) {
+  static const bool eigen = [] {
+    const char* env = std::getenv("SADANET_GEMM");
+    return env && std::strcmp(env, "eigen") == 0;
+  }();
+  if (eigen) eigen_avx2_f32(g, a, b, c);
+  else sgemm_avx2(g, a, b, c);
+}
 }  // namespace gemm_impl
 
 bool gemm_uses_avx2() {

@@ -1,6 +1,7 @@
-// Row-major (batched) GEMM for the CPU kernels, built on Eigen. See GemmArgs in kernels.h.
-// Two builds of the same code exist: gemm_avx2.cpp (compiled with -mavx2 -mfma) and a portable
-// one in gemm_cpu.cpp; gemm<T>() picks one at run time from the CPU's features.
+// Row-major (batched) GEMM for the CPU kernels. See GemmArgs in kernels.h. Where the CPU has
+// AVX2+FMA, f32 runs the hand-written kernel of sgemm_avx2.cpp and f64 Eigen compiled for AVX2
+// (gemm_avx2.cpp); elsewhere both run Eigen's portable build (gemm_cpu.cpp). gemm<T>() picks at
+// run time from the CPU's features.
 #pragma once
 #include "kernels/kernels.h"
 
@@ -12,12 +13,15 @@ template <class T> void gemm(const GemmArgs& g, const T* a, const T* b, T* c);  
 template <> void gemm<float>(const GemmArgs& g, const float* a, const float* b, float* c);
 template <> void gemm<double>(const GemmArgs& g, const double* a, const double* b, double* c);
 
-// True when gemm<T>() runs the AVX2+FMA build (the CPU has both and SADANET_GEMM is not
-// "generic" in the environment at first use).
+// True when gemm<T>() runs the AVX2+FMA builds (the CPU has both and SADANET_GEMM is not
+// "generic" in the environment at first use; SADANET_GEMM=eigen keeps Eigen's AVX2 build for f32).
 bool gemm_uses_avx2();
 
-// The two builds, callable directly by tests and benchmarks (same contract as gemm<T>).
+// The builds, callable directly by tests and benchmarks (same contract as gemm<T>). avx2_f32 is
+// the hand-written AVX2 kernel (sgemm_avx2.cpp); eigen_avx2_f32 is Eigen's, kept for comparison.
 namespace gemm_impl {
+void sgemm_avx2(const GemmArgs& g, const float* a, const float* b, float* c);
+void eigen_avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c);
 void avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c);
 void avx2_f64(const GemmArgs& g, const double* a, const double* b, double* c);
 void generic_f32(const GemmArgs& g, const float* a, const float* b, float* c);
