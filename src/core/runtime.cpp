@@ -1,4 +1,7 @@
 // Build and machine facts (runtime.h), for `sadanet info` and benchmark reports.
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "sadanet/runtime.h"
 
 #include <omp.h>
@@ -51,7 +54,11 @@ std::vector<std::string> cpu_features() {
   if (__builtin_cpu_supports(name)) out.emplace_back(name)
   SADANET_FEATURE("sse4.2");
   SADANET_FEATURE("avx");
-  SADANET_FEATURE("f16c");
+  {
+    // CPUID leaf 1, ECX bit 29: clang's __builtin_cpu_supports has no "f16c" before clang 15.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29))) out.emplace_back("f16c");
+  }
   SADANET_FEATURE("fma");
   SADANET_FEATURE("avx2");
   SADANET_FEATURE("avx512f");
