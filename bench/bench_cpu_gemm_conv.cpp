@@ -15,6 +15,7 @@
 
 namespace sadanet_bench {
 float fma_peak_loop(int64_t iters);  // peak_fp32_avx2.cpp
+float fma_broadcast_loop(int64_t iters, const float* a);
 }
 
 namespace {
@@ -38,6 +39,20 @@ void peak_fp32(benchmark::State& st, int threads) {
   for (auto _ : st) {
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     sink += sadanet_bench::fma_peak_loop(iters);
+  }
+  benchmark::DoNotOptimize(sink);
+  set_gflops(st, 192.0 * static_cast<double>(iters) * threads);
+}
+
+// fma_broadcast_loop: the micro-kernel's broadcast + FMA mix, one thread per team member.
+void broadcast_fma(benchmark::State& st, int threads) {
+  if (!cpu_has_avx2_fma()) { st.SkipWithError("CPU lacks AVX2/FMA"); return; }
+  const int64_t iters = 20'000'000;
+  std::vector<float> a(64 * 6, 1e-3f);
+  float sink = 0;
+  for (auto _ : st) {
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += sadanet_bench::fma_broadcast_loop(iters, a.data());
   }
   benchmark::DoNotOptimize(sink);
   set_gflops(st, 192.0 * static_cast<double>(iters) * threads);
@@ -117,6 +132,7 @@ const bool registered = [] {
   const int threads = omp_get_max_threads();
   add("peak_fp32/threads:1", 0.5, peak_fp32, 1);
   add("peak_fp32/threads:" + std::to_string(threads), 0.5, peak_fp32, threads);
+  add("peak_fp32_broadcast_fed/threads:1", 0.5, broadcast_fma, 1);
   const GemmImpl def = &cpu::gemm<float>, generic = &cpu::gemm_impl::generic_f32;
   for (int64_t n : {256, 512, 1024, 1536, 2048})
     add("gemm/cube_" + std::to_string(n), 1.0, gemm_bench, n, n, n, int64_t{1}, threads, def);

@@ -25,4 +25,35 @@ __attribute__((noinline)) float fma_peak_loop(int64_t iters) {
   return out[0];
 }
 
+// The GEMM micro-kernel's instruction mix without its memory traffic: per round, 6 scalars of a
+// small (L1-resident, 1.5 KiB) buffer broadcast from memory and 12 FMAs into 12 accumulators, the
+// B operands in registers. On the 2-core EPYC this runs far below fma_peak_loop: the ceiling of
+// any broadcast-fed register-blocked GEMM kernel here (bench/README.md).
+__attribute__((noinline)) float fma_broadcast_loop(int64_t iters, const float* a) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const __m256 b0 = _mm256_set1_ps(1e-3f), b1 = _mm256_set1_ps(2e-3f);
+  for (int64_t i = 0; i < iters; ++i) {
+    const float* ap = a + (i & 63) * 6;
+    __m256 x = _mm256_broadcast_ss(ap + 0);
+    c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(ap + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(ap + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(ap + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(ap + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(ap + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c00, c01), _mm256_add_ps(c10, c11)),
+                           _mm256_add_ps(_mm256_add_ps(c20, c21), _mm256_add_ps(c30, c31)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c40, c41), _mm256_add_ps(c50, c51)));
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  return out[0];
+}
+
 }  // namespace sadanet_bench

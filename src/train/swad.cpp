@@ -125,8 +125,10 @@ void LossValley::update_and_evaluate(const AveragedWeights& segment, double val_
         }
       for (size_t i = start_idx + 1; i < q_len; ++i) add(*smooth_q_[i]);
     }
-    event_ = detail::concat("SWAD: converged at step ", *converge_step_, ", averaging from step ", final_->start_step,
-                            ", threshold ", threshold_);
+    // No segment past the loss threshold yet: the average starts with the next one to qualify.
+    const std::string from = final_->n_averaged > 0 ? detail::concat("averaging from step ", final_->start_step)
+                                                    : std::string("averaging starts with the next segment under the threshold");
+    event_ = detail::concat("SWAD: converged at step ", *converge_step_, ", ", from, ", threshold ", threshold_);
     return;
   }
   if (smooth_q_.front()->weights.end_step < *converge_step_) return;
