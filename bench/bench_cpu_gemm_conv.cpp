@@ -16,6 +16,7 @@
 namespace sadanet_bench {
 float fma_peak_loop(int64_t iters);  // peak_fp32_avx2.cpp
 float fma_broadcast_loop(int64_t iters, const float* a);
+float fma_peak_loop_avx512(int64_t iters);  // peak_fp32_avx512.cpp
 }
 
 namespace {
@@ -32,16 +33,20 @@ struct ThreadScope {
   ~ThreadScope() { omp_set_num_threads(prev); }
 };
 
-void peak_fp32(benchmark::State& st, int threads) {
-  if (!cpu_has_avx2_fma()) { st.SkipWithError("CPU lacks AVX2/FMA"); return; }
-  const int64_t iters = 20'000'000;
+// An FMA loop (`flops_per_round` per round) on `threads` threads at once; `isa` names what the
+// CPU must have ("avx2": AVX2+FMA, "avx512f").
+void peak_fp32(benchmark::State& st, int threads, float (*loop)(int64_t), double flops_per_round, const char* isa) {
+  __builtin_cpu_init();
+  const bool ok = std::string(isa) == "avx2" ? cpu_has_avx2_fma() : __builtin_cpu_supports("avx512f") != 0;
+  if (!ok) { st.SkipWithError((std::string("CPU lacks ") + isa).c_str()); return; }
+  const int64_t iters = 10'000'000;
   float sink = 0;
   for (auto _ : st) {
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += sadanet_bench::fma_peak_loop(iters);
+    sink += loop(iters);
   }
   benchmark::DoNotOptimize(sink);
-  set_gflops(st, 192.0 * static_cast<double>(iters) * threads);
+  set_gflops(st, flops_per_round * static_cast<double>(iters) * threads);
 }
 
 // fma_broadcast_loop: the micro-kernel's broadcast + FMA mix, one thread per team member.
@@ -130,9 +135,13 @@ void add(const std::string& name, double min_time, Fn fn, Args... args) {
 
 const bool registered = [] {
   const int threads = omp_get_max_threads();
-  add("peak_fp32/threads:1", 0.5, peak_fp32, 1);
-  add("peak_fp32/threads:" + std::to_string(threads), 0.5, peak_fp32, threads);
+  using sadanet_bench::fma_peak_loop, sadanet_bench::fma_peak_loop_avx512;
+  add("peak_fp32/threads:1", 0.5, peak_fp32, 1, &fma_peak_loop, 192.0, "avx2");
+  add("peak_fp32/threads:" + std::to_string(threads), 0.5, peak_fp32, threads, &fma_peak_loop, 192.0, "avx2");
   add("peak_fp32_broadcast_fed/threads:1", 0.5, broadcast_fma, 1);
+  add("peak_fp32_avx512/threads:1", 0.5, peak_fp32, 1, &fma_peak_loop_avx512, 384.0, "avx512f");
+  add("peak_fp32_avx512/threads:" + std::to_string(threads), 0.5, peak_fp32, threads, &fma_peak_loop_avx512, 384.0,
+      "avx512f");
   const GemmImpl def = &cpu::gemm<float>, generic = &cpu::gemm_impl::generic_f32;
   for (int64_t n : {256, 512, 1024, 1536, 2048})
     add("gemm/cube_" + std::to_string(n), 1.0, gemm_bench, n, n, n, int64_t{1}, threads, def);
