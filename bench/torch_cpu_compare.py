@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 import torch.utils.mkldnn
 
+from machine_info import cpu_model, machine_load  # bench/machine_info.py
+
 # name: (C, O, H, k, stride, pad) -- the same table as kConvShapes in bench_cpu_gemm_conv.cpp.
 CONVS = {
     "conv1_7x7_3_64_224_s2": (3, 64, 224, 7, 2, 3),
@@ -97,23 +99,6 @@ def torch_conv(shape, min_time):
         bwd_w = mean_seconds(backward([False, True, False]), min_time)
     return {"conv_fwd": flops / fwd / 1e9, "conv_bwd_input": flops / bwd_in / 1e9,
             "conv_bwd_weight": flops / bwd_w / 1e9}
-
-
-def machine_load():
-    """Load average and CPU pressure: the numbers are only as good as the machine was idle."""
-    load = open("/proc/loadavg").read().split()[:3]
-    try:
-        pressure = open("/proc/pressure/cpu").readline().split()[1]
-    except OSError:
-        pressure = "n/a"
-    return f"load average {' '.join(load)}, cpu pressure {pressure}"
-
-
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def main():

@@ -19,23 +19,9 @@ import time
 import torch
 import torchvision
 
+from machine_info import cpu_model, machine_load  # bench/machine_info.py
+
 CASES = [("infer", 1), ("infer", 8), ("train", 8)]
-
-
-def machine_load():
-    load = open("/proc/loadavg").read().split()[:3]
-    try:
-        pressure = open("/proc/pressure/cpu").readline().split()[1]
-    except OSError:
-        pressure = "n/a"
-    return f"load average {' '.join(load)}, cpu pressure {pressure}"
-
-
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def run_sadanet(binary, mode, batch, size, iters, threads):

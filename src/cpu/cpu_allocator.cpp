@@ -31,8 +31,8 @@ namespace {
 
 constexpr size_t kMinCached = size_t{1} << 20;
 
-// Read once, on the first large free (which may run in a destructor: a bad value is reported
-// and the default kept, never thrown).
+// Read once, when the allocator is constructed at load time: a bad value is reported and the
+// default kept, never thrown.
 size_t cache_limit_bytes() {
   size_t mb = SADANET_CPU_CACHE_DEFAULT_MB;
   if (const char* env = std::getenv("SADANET_CPU_CACHE_MB")) {
@@ -73,7 +73,7 @@ class CpuAllocator final : public Allocator {
     const size_t rounded = round(nbytes);
     if (p && rounded >= kMinCached) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (limit() > 0 && cached_ + rounded <= limit()) {
+      if (limit_ > 0 && cached_ + rounded <= limit_) {
         free_.emplace(rounded, p);
         cached_ += rounded;
         return;
@@ -84,13 +84,6 @@ class CpuAllocator final : public Allocator {
 
  private:
   static size_t round(size_t nbytes) { return (nbytes + 63) / 64 * 64; }
-  size_t limit() {
-    if (!limit_known_) {
-      limit_ = cache_limit_bytes();
-      limit_known_ = true;
-    }
-    return limit_;
-  }
   void release_cache() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [size, p] : free_) std::free(p);
@@ -100,8 +93,8 @@ class CpuAllocator final : public Allocator {
 
   std::mutex mu_;
   std::unordered_multimap<size_t, void*> free_;  // rounded size -> free block
-  size_t cached_ = 0, limit_ = 0;
-  bool limit_known_ = false;
+  const size_t limit_ = cache_limit_bytes();
+  size_t cached_ = 0;
 };
 
 CpuAllocator g_cpu_allocator;

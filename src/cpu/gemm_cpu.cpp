@@ -12,24 +12,34 @@
 
 namespace sadanet::cpu {
 
+namespace {
+// SADANET_GEMM, read at first use: "generic" runs Eigen's portable build everywhere (to test it),
+// "eigen" keeps Eigen's AVX2 build for f32 instead of the hand-written kernel.
+enum class GemmOverride { none, generic, eigen };
+GemmOverride gemm_override() {
+  static const GemmOverride o = [] {
+    const char* env = std::getenv("SADANET_GEMM");
+    if (env && std::strcmp(env, "generic") == 0) return GemmOverride::generic;
+    if (env && std::strcmp(env, "eigen") == 0) return GemmOverride::eigen;
+    return GemmOverride::none;
+  }();
+  return o;
+}
+}  // namespace
+
 namespace gemm_impl {
 void generic_f32(const GemmArgs& g, const float* a, const float* b, float* c) { gemm_batched<float>(g, a, b, c); }
 void generic_f64(const GemmArgs& g, const double* a, const double* b, double* c) { gemm_batched<double>(g, a, b, c); }
 
 void avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c) {
-  static const bool eigen = [] {
-    const char* env = std::getenv("SADANET_GEMM");
-    return env && std::strcmp(env, "eigen") == 0;
-  }();
-  if (eigen) eigen_avx2_f32(g, a, b, c);
+  if (gemm_override() == GemmOverride::eigen) eigen_avx2_f32(g, a, b, c);
   else sgemm_avx2(g, a, b, c);
 }
 }  // namespace gemm_impl
 
 bool gemm_uses_avx2() {
   static const bool use = [] {
-    const char* env = std::getenv("SADANET_GEMM");
-    if (env && std::strcmp(env, "generic") == 0) return false;  // to test the portable build
+    if (gemm_override() == GemmOverride::generic) return false;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   }();

@@ -17,8 +17,9 @@ template <> void gemm<double>(const GemmArgs& g, const double* a, const double* 
 // "generic" in the environment at first use; SADANET_GEMM=eigen keeps Eigen's AVX2 build for f32).
 bool gemm_uses_avx2();
 
-// The builds, callable directly by tests and benchmarks (same contract as gemm<T>). avx2_f32 is
-// the hand-written AVX2 kernel (sgemm_avx2.cpp); eigen_avx2_f32 is Eigen's, kept for comparison.
+// The builds, callable directly by tests and benchmarks (same contract as gemm<T>). sgemm_avx2 is
+// the hand-written AVX2 kernel; eigen_avx2_f32 is Eigen's, kept for comparison; avx2_f32 runs
+// the first, or the second under SADANET_GEMM=eigen.
 namespace gemm_impl {
 void sgemm_avx2(const GemmArgs& g, const float* a, const float* b, float* c);
 void eigen_avx2_f32(const GemmArgs& g, const float* a, const float* b, float* c);

@@ -9,16 +9,13 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/gemm_batch_split.h"
 #include "kernels/kernels.h"
 
 namespace {
 
-// Threads split the batch (each product single-threaded) when the products are small (Eigen does
-// not split those well) or the batch divides evenly; otherwise Eigen splits each product. Whole
-// products per thread also avoid Eigen's busy-waiting between threads, which measured badly on
-// the shared 2-core machine (bench/README.md).
-constexpr double kBatchSplitFlops = 8.0e6;
-// Less work than this in the whole batch stays on one thread (a team wake-up costs more).
+// Less work than this in the whole batch stays on one thread (a team wake-up costs more). When
+// threads take whole products: gemm_batch_split.h; otherwise Eigen splits each product.
 constexpr double kMinParallelFlops = 1.0e6;
 
 template <class T>
@@ -54,14 +51,8 @@ void gemm_one(const sadanet::GemmArgs& g, const T* a, const T* b, T* c) {
 template <class T>
 void gemm_batched(const sadanet::GemmArgs& g, const T* a, const T* b, T* c) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
-  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
-  const int threads = omp_get_max_threads();
-  const bool even = g.batch % threads == 0 || g.batch >= 4 * threads;
-  // stride_c == 0 would make the batch accumulate into one C: keep that sequential.
-  const bool split_batch = g.batch > 1 && g.stride_c != 0 && threads > 1 && !omp_in_parallel() &&
-                           flops * static_cast<double>(g.batch) >= kMinParallelFlops &&
-                           (flops < kBatchSplitFlops || even);
-  if (split_batch) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (split_batch_across_threads(g, threads, kMinParallelFlops)) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < g.batch; ++i)
       gemm_one<T>(g, a + i * g.stride_a, b + i * g.stride_b, c + i * g.stride_c);

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "cpu/gemm_batch_split.h"
 #include "cpu/gemm_cpu.h"
 
 #if !defined(__AVX2__) || !defined(__FMA__)
@@ -36,8 +37,6 @@ constexpr int64_t MC = 168;         // rows of a packed A block (168 KiB): L2
 constexpr int64_t NC = 4080;        // columns of a packed B panel (4 MiB): L3
 // Less work than this stays on one thread (waking the team costs more).
 constexpr double kMinThreadedFlops = 2.0e6;
-// Batches of products smaller than this go one product per thread.
-constexpr double kBatchSplitFlops = 8.0e6;
 
 inline int64_t lo(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
@@ -254,15 +253,9 @@ namespace sadanet::cpu::gemm_impl {
 
 void sgemm_avx2(const GemmArgs& g, const float* a, const float* b, float* c) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
-  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const bool even = g.batch % threads == 0 || g.batch >= 4 * threads;
-  // stride_c == 0 would make the batch accumulate into one C: keep that sequential.
-  const bool split_batch = g.batch > 1 && g.stride_c != 0 && threads > 1 &&
-                           flops * static_cast<double>(g.batch) >= kMinThreadedFlops &&
-                           (flops < kBatchSplitFlops || even);
   int failed = 0;
-  if (split_batch) {
+  if (split_batch_across_threads(g, threads, kMinThreadedFlops)) {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < g.batch; ++i)
       if (!gemm_one(g, a + i * g.stride_a, b + i * g.stride_b, c + i * g.stride_c, 1)) {
