@@ -230,11 +230,9 @@ void apply(const BnGeom& g, const T* x, const T* gy, const T* coef, T* out) {
   if (g.S >= kPlaneMinS) {
     const int64_t planes = g.N * g.C;
     const unsigned grid = static_cast<unsigned>(std::min<int64_t>(planes, static_cast<int64_t>(sm_count()) * 16));
-    bn_apply_planes_kernel<T, kBackward><<<grid, kThreads, 0, stream>>>(x, gy, planes, g.C, g.S, coef, out);
-    SADANET_CUDA_CHECK_LAUNCH("bn_apply_planes_kernel", total);
+    SADANET_LAUNCH((grid, kThreads, 0, stream), bn_apply_planes_kernel<T, kBackward>)(x, gy, planes, g.C, g.S, coef, out);
   } else {
-    bn_apply_flat_kernel<T, kBackward><<<grid_for(total), kThreads, 0, stream>>>(x, gy, total, g.C, g.S, coef, out);
-    SADANET_CUDA_CHECK_LAUNCH("bn_apply_flat_kernel", total);
+    SADANET_LAUNCH((grid_for(total), kThreads, 0, stream), bn_apply_flat_kernel<T, kBackward>)(x, gy, total, g.C, g.S, coef, out);
   }
 }
 
@@ -280,20 +278,17 @@ void train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& ru
       SADANET_CUDA_CHECK(cudaMemsetAsync(partial.get(), 0, partial.size(), stream));
       return;
     }
-    bn_sum_kernel<T, kSqDev><<<sp.grid, kThreads, 0, stream>>>(X, g.N, g.C, g.S, sp.seg, sp.splits,
+    SADANET_LAUNCH((sp.grid, kThreads, 0, stream), bn_sum_kernel<T, kSqDev>)(X, g.N, g.C, g.S, sp.seg, sp.splits,
                                                                  kSqDev ? mean.as<double>() : nullptr,
                                                                  partial.as<double>());
-    SADANET_CUDA_CHECK_LAUNCH(kSqDev ? "bn_sum_kernel (squared deviations)" : "bn_sum_kernel", x.numel());
   };
   sums.template operator()<false>();
-  bn_mean_kernel<<<grid_for(g.C), kThreads, 0, stream>>>(partial.as<double>(), g.C, sp.splits, M, mean.as<double>());
-  SADANET_CUDA_CHECK_LAUNCH("bn_mean_kernel", g.C);
+  SADANET_LAUNCH((grid_for(g.C), kThreads, 0, stream), bn_mean_kernel)(partial.as<double>(), g.C, sp.splits, M, mean.as<double>());
   sums.template operator()<true>();
-  bn_train_finish_kernel<T><<<grid_for(g.C), kThreads, 0, stream>>>(
+  SADANET_LAUNCH((grid_for(g.C), kThreads, 0, stream), bn_train_finish_kernel<T>)(
       partial.as<double>(), g.C, sp.splits, M, mean.as<double>(), opt<T>(weight), opt<T>(bias), opt_mut<T>(running_mean),
       opt_mut<T>(running_var), momentum, eps, static_cast<T*>(save_mean.raw_data()),
       static_cast<T*>(save_invstd.raw_data()), coef.as<T>());
-  SADANET_CUDA_CHECK_LAUNCH("bn_train_finish_kernel", g.C);
   apply<T, false>(g, X, nullptr, coef.as<T>(), static_cast<T*>(y.raw_data()));
 }
 
@@ -303,10 +298,9 @@ void eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tenso
   const BnGeom g(x);
   if (g.C == 0 || x.numel() == 0) return;
   DeviceBuffer coef(sizeof(T) * 3 * g.C, x.device().index);
-  bn_eval_coef_kernel<T><<<grid_for(g.C), kThreads, 0, current_stream()>>>(
+  SADANET_LAUNCH((grid_for(g.C), kThreads, 0, current_stream()), bn_eval_coef_kernel<T>)(
       g.C, opt<T>(weight), opt<T>(bias), static_cast<const T*>(running_mean.raw_data()),
       static_cast<const T*>(running_var.raw_data()), eps, coef.as<T>());
-  SADANET_CUDA_CHECK_LAUNCH("bn_eval_coef_kernel", g.C);
   apply<T, false>(g, static_cast<const T*>(x.raw_data()), nullptr, coef.as<T>(), static_cast<T*>(y.raw_data()));
 }
 
@@ -326,14 +320,12 @@ void backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Ten
   if (have_sums && g.count() == 0) {
     SADANET_CUDA_CHECK(cudaMemsetAsync(partial.get(), 0, partial.size(), stream));
   } else if (have_sums) {
-    bn_backward_sum_kernel<T><<<sp.grid, kThreads, 0, stream>>>(GY, X, g.N, g.C, g.S, sp.seg, sp.splits, MU,
+    SADANET_LAUNCH((sp.grid, kThreads, 0, stream), bn_backward_sum_kernel<T>)(GY, X, g.N, g.C, g.S, sp.seg, sp.splits, MU,
                                                                  partial.as<double>());
-    SADANET_CUDA_CHECK_LAUNCH("bn_backward_sum_kernel", x.numel());
   }
-  bn_backward_finish_kernel<T><<<grid_for(g.C), kThreads, 0, stream>>>(
+  SADANET_LAUNCH((grid_for(g.C), kThreads, 0, stream), bn_backward_finish_kernel<T>)(
       partial.as<double>(), g.C, sp.splits, static_cast<double>(g.count()), have_sums, is_train, opt<T>(weight), MU,
       static_cast<const T*>(invstd.raw_data()), opt_mut<T>(gw), opt_mut<T>(gb), coef.as<T>());
-  SADANET_CUDA_CHECK_LAUNCH("bn_backward_finish_kernel", g.C);
   if (gx.defined()) apply<T, true>(g, X, GY, coef.as<T>(), static_cast<T*>(gx.raw_data()));
 }
 

@@ -196,8 +196,7 @@ template <class T, class P> void launch_igemm(const char* name, const P& prob, i
   SADANET_CHECK(ceil_div(prob.M, kBM) <= 65535, name, ": ", prob.M, " output rows exceed the grid limit");
   const dim3 grid(static_cast<unsigned>(ceil_div(prob.N, kBN)), static_cast<unsigned>(ceil_div(prob.M, kBM)),
                   static_cast<unsigned>(splits));
-  igemm_kernel<T, P><<<grid, kConvThreads, 0, current_stream()>>>(prob, k_per_split);
-  SADANET_CUDA_CHECK_LAUNCH(name, static_cast<int64_t>(prob.M) * prob.N);
+  SADANET_LAUNCH((grid, kConvThreads, 0, current_stream()), igemm_kernel<T, P>)(prob, k_per_split);
 }
 
 template <class T>
@@ -254,9 +253,8 @@ template <class T> void backward_weight(const Tensor& gy, const Tensor& x, const
   DeviceBuffer partial(sizeof(T) * static_cast<size_t>(splits * mn), gw.device().index);
   prob.out = partial.as<T>();
   launch_igemm<T>(k, prob, static_cast<int>(splits), static_cast<int>(per));
-  sum_splits_kernel<T><<<grid_for(mn), kThreads, 0, current_stream()>>>(partial.as<T>(), static_cast<int>(splits), mn,
+  SADANET_LAUNCH((grid_for(mn), kThreads, 0, current_stream()), sum_splits_kernel<T>)(partial.as<T>(), static_cast<int>(splits), mn,
                                                                          static_cast<T*>(gw.raw_data()));
-  SADANET_CUDA_CHECK_LAUNCH("sum_splits_kernel", mn);
 }
 
 }  // namespace

@@ -74,10 +74,9 @@ void copy_cuda(const Tensor& src, Tensor& dst) {
       const U* s = static_cast<const U*>(src.raw_data());
       U* d = static_cast<U*>(dst.raw_data());
       if (use_32bit_index(n))
-        move_strided_kernel<U, uint32_t><<<grid_for(n), kThreads, 0, stream>>>(s, d, static_cast<uint32_t>(n), ix);
+        SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), move_strided_kernel<U, uint32_t>)(s, d, static_cast<uint32_t>(n), ix);
       else
-        move_strided_kernel<U, int64_t><<<grid_for(n), kThreads, 0, stream>>>(s, d, n, ix);
-      SADANET_CUDA_CHECK_LAUNCH("move_strided_kernel", n);
+        SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), move_strided_kernel<U, int64_t>)(s, d, n, ix);
     });
     return;
   }
@@ -86,11 +85,9 @@ void copy_cuda(const Tensor& src, Tensor& dst) {
       const S* s = static_cast<const S*>(src.raw_data());
       D* d = static_cast<D*>(dst.raw_data());
       if (ix.contiguous()) {
-        convert_contig_kernel<S, D><<<grid_for(n), kThreads, 0, stream>>>(s, d, n);
-        SADANET_CUDA_CHECK_LAUNCH("convert_contig_kernel", n);
+        SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), convert_contig_kernel<S, D>)(s, d, n);
       } else {
-        convert_strided_kernel<S, D><<<grid_for(n), kThreads, 0, stream>>>(s, d, n, ix);
-        SADANET_CUDA_CHECK_LAUNCH("convert_strided_kernel", n);
+        SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), convert_strided_kernel<S, D>)(s, d, n, ix);
       }
     });
   });
@@ -118,14 +115,11 @@ void fill_cuda(Tensor& dst, double v) {
     std::memcpy(&value, &bits, sizeof(U));  // little-endian: the low bytes hold the value
     U* d = static_cast<U*>(dst.raw_data());
     if (ix.contiguous()) {
-      fill_contig_kernel<U><<<grid_for(n), kThreads, 0, stream>>>(d, n, value);
-      SADANET_CUDA_CHECK_LAUNCH("fill_contig_kernel", n);
+      SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), fill_contig_kernel<U>)(d, n, value);
     } else if (use_32bit_index(n)) {
-      fill_strided_kernel<U, uint32_t><<<grid_for(n), kThreads, 0, stream>>>(d, static_cast<uint32_t>(n), ix, value);
-      SADANET_CUDA_CHECK_LAUNCH("fill_strided_kernel", n);
+      SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), fill_strided_kernel<U, uint32_t>)(d, static_cast<uint32_t>(n), ix, value);
     } else {
-      fill_strided_kernel<U, int64_t><<<grid_for(n), kThreads, 0, stream>>>(d, n, ix, value);
-      SADANET_CUDA_CHECK_LAUNCH("fill_strided_kernel", n);
+      SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), fill_strided_kernel<U, int64_t>)(d, n, ix, value);
     }
   });
 }
@@ -137,8 +131,7 @@ void arange_cuda(Tensor& dst, double start, double step) {
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   dispatch_all(dst.dtype(), [&]<class D>() {
-    arange_kernel<D><<<grid_for(n), kThreads, 0, current_stream()>>>(static_cast<D*>(dst.raw_data()), n, start, step);
-    SADANET_CUDA_CHECK_LAUNCH("arange_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), arange_kernel<D>)(static_cast<D*>(dst.raw_data()), n, start, step);
   });
 }
 

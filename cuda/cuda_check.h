@@ -12,13 +12,3 @@
                                                        ":", __LINE__, ": ",                       \
                                                        cudaGetErrorString(sadanet_err_)));        \
   } while (0)
-
-// After a kernel launch: the launch error (bad configuration) names the kernel and its size.
-#define SADANET_CUDA_CHECK_LAUNCH(kernel_name, n)                                                  \
-  do {                                                                                            \
-    cudaError_t sadanet_err_ = cudaGetLastError();                                                \
-    if (sadanet_err_ != cudaSuccess)                                                              \
-      throw ::sadanet::Error(::sadanet::detail::concat("CUDA kernel ", kernel_name, " (", n,     \
-                                                       " elements) failed to launch: ",           \
-                                                       cudaGetErrorString(sadanet_err_)));        \
-  } while (0)

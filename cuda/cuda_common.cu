@@ -80,8 +80,7 @@ IndexCheck::IndexCheck(const char* kernel, const int64_t* index, int64_t n, int6
   if (n <= 0) return;
   auto* flag = flag_.as<unsigned long long>();
   SADANET_CUDA_CHECK(cudaMemsetAsync(flag, 0xff, sizeof(unsigned long long), current_stream()));  // "none bad"
-  validate_indices_kernel<<<grid_for(n), kThreads, 0, current_stream()>>>(index, n, size, has_ignore, ignore, flag);
-  SADANET_CUDA_CHECK_LAUNCH(detail::concat("validate_indices_kernel (for ", kernel, ")"), n);
+  SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), validate_indices_kernel)(index, n, size, has_ignore, ignore, flag);
 }
 
 bool IndexCheck::first_bad(int64_t& pos, int64_t& value) const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cuda_check.h"
+#include "cuda_launch.h"
 #include "kernels/kernels.h"
 #include "sadanet/allocator.h"
 

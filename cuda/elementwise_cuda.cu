@@ -177,19 +177,15 @@ template <class T, class F> void launch_unary(const Tensor& x, Tensor& out, F f)
   if (ix.contiguous()) {
     if constexpr (std::is_same_v<T, float>) {
       if (aligned16(xp) && aligned16(op)) {
-        unary_vec4_kernel<<<grid_for(n / 4 + 1), kThreads, 0, stream>>>(xp, op, n, f);
-        SADANET_CUDA_CHECK_LAUNCH("unary_vec4_kernel", n);
+        SADANET_LAUNCH((grid_for(n / 4 + 1), kThreads, 0, stream), unary_vec4_kernel)(xp, op, n, f);
         return;
       }
     }
-    unary_contig_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(xp, op, n, f);
-    SADANET_CUDA_CHECK_LAUNCH("unary_contig_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), unary_contig_kernel<T>)(xp, op, n, f);
   } else if (use_32bit_index(n)) {
-    unary_strided_kernel<T, F, uint32_t><<<grid_for(n), kThreads, 0, stream>>>(xp, op, static_cast<uint32_t>(n), ix, f);
-    SADANET_CUDA_CHECK_LAUNCH("unary_strided_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), unary_strided_kernel<T, F, uint32_t>)(xp, op, static_cast<uint32_t>(n), ix, f);
   } else {
-    unary_strided_kernel<T, F, int64_t><<<grid_for(n), kThreads, 0, stream>>>(xp, op, n, ix, f);
-    SADANET_CUDA_CHECK_LAUNCH("unary_strided_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), unary_strided_kernel<T, F, int64_t>)(xp, op, n, ix, f);
   }
 }
 
@@ -203,20 +199,15 @@ template <class T, class F> void launch_binary(const Tensor& a, const Tensor& b,
   if (ix.contiguous()) {
     if constexpr (std::is_same_v<T, float>) {
       if (aligned16(ap) && aligned16(bp) && aligned16(op)) {
-        binary_vec4_kernel<<<grid_for(n / 4 + 1), kThreads, 0, stream>>>(ap, bp, op, n, f);
-        SADANET_CUDA_CHECK_LAUNCH("binary_vec4_kernel", n);
+        SADANET_LAUNCH((grid_for(n / 4 + 1), kThreads, 0, stream), binary_vec4_kernel)(ap, bp, op, n, f);
         return;
       }
     }
-    binary_contig_kernel<T><<<grid_for(n), kThreads, 0, stream>>>(ap, bp, op, n, f);
-    SADANET_CUDA_CHECK_LAUNCH("binary_contig_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), binary_contig_kernel<T>)(ap, bp, op, n, f);
   } else if (use_32bit_index(n)) {
-    binary_strided_kernel<T, F, uint32_t>
-        <<<grid_for(n), kThreads, 0, stream>>>(ap, bp, op, static_cast<uint32_t>(n), ix, f);
-    SADANET_CUDA_CHECK_LAUNCH("binary_strided_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), binary_strided_kernel<T, F, uint32_t>)(ap, bp, op, static_cast<uint32_t>(n), ix, f);
   } else {
-    binary_strided_kernel<T, F, int64_t><<<grid_for(n), kThreads, 0, stream>>>(ap, bp, op, n, ix, f);
-    SADANET_CUDA_CHECK_LAUNCH("binary_strided_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, stream), binary_strided_kernel<T, F, int64_t>)(ap, bp, op, n, ix, f);
   }
 }
 

@@ -101,9 +101,8 @@ void gemm_cuda(const GemmArgs& g, const Tensor& a, const Tensor& b, Tensor& c) {
     const int64_t ldc = legal_ld("ldc", g.ldc, g.m, g.n);
     if (g.k == 0) {
       const int64_t total = g.batch * g.m * g.n;
-      gemm_scale_kernel<T><<<grid_for(total), kThreads, 0, stream>>>(cp, total, g.m, g.n, ldc, g.stride_c,
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, stream), gemm_scale_kernel<T>)(cp, total, g.m, g.n, ldc, g.stride_c,
                                                                      static_cast<T>(g.beta));
-      SADANET_CUDA_CHECK_LAUNCH("gemm_scale_kernel", total);
       return;
     }
     // Stored shapes (row-major): A is m x k (k x m when transposed), B is k x n (n x k).

@@ -94,9 +94,8 @@ void index_select_cuda(const Tensor& x, int64_t outer, int64_t dim_size, int64_t
   const int64_t total = out.numel();
   if (total > 0 && dim_size > 0) {  // dim_size == 0 with indices: all bad, reported below
     dispatch_by_size(dtype_size(x.dtype()), "index_select", [&]<class U>() {
-      index_select_kernel<U><<<grid_for(total), kThreads, 0, current_stream()>>>(
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), index_select_kernel<U>)(
           static_cast<const U*>(x.raw_data()), idx, total, m, dim_size, inner, static_cast<U*>(out.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("index_select_kernel", total);
     });
   }
   throw_if_bad("index_select", check, dim_size);
@@ -114,9 +113,8 @@ void index_add_cuda(const Tensor& grad_out, int64_t outer, int64_t dim_size, int
     IndexCheck check("index_add", idx, m, dim_size);
     const int64_t total = grad_out.numel();
     if (total > 0) {
-      index_add_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), index_add_kernel<T>)(
           static_cast<const T*>(grad_out.raw_data()), idx, total, m, dim_size, inner, static_cast<T*>(grad_x.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("index_add_kernel", total);
     }
     throw_if_bad("index_add", check, dim_size);
   });
@@ -134,9 +132,8 @@ void gather_cuda(const Tensor& x, const Tensor& index, int64_t outer, int64_t d,
   IndexCheck check("gather", idx, total, d);
   if (total > 0 && d > 0) {
     dispatch_by_size(dtype_size(x.dtype()), "gather", [&]<class U>() {
-      gather_kernel<U><<<grid_for(total), kThreads, 0, current_stream()>>>(
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), gather_kernel<U>)(
           static_cast<const U*>(x.raw_data()), idx, total, d, d_index, inner, static_cast<U*>(out.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("gather_kernel", total);
     });
   }
   throw_if_bad("gather", check, d);
@@ -154,9 +151,8 @@ void scatter_add_cuda(const Tensor& grad_out, const Tensor& index, int64_t outer
     const int64_t total = grad_out.numel();
     IndexCheck check("scatter_add", idx, total, d);
     if (total > 0) {
-      scatter_add_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), scatter_add_kernel<T>)(
           static_cast<const T*>(grad_out.raw_data()), idx, total, d, d_index, inner, static_cast<T*>(grad_x.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("scatter_add_kernel", total);
     }
     throw_if_bad("scatter_add", check, d);
   });

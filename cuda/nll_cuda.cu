@@ -90,15 +90,13 @@ void nll_forward_cuda(const Tensor& logp, const Tensor& target, const Tensor& we
       const unsigned blocks = std::min(grid_for(total), kMaxBlocks);
       DeviceBuffer partial(sizeof(double) * blocks, logp.device().index);
       if (total > 0) {
-        nll_forward_kernel<T><<<blocks, kThreads, 0, stream>>>(
+        SADANET_LAUNCH((blocks, kThreads, 0, stream), nll_forward_kernel<T>)(
             static_cast<const T*>(logp.raw_data()), t, weight.defined() ? static_cast<const T*>(weight.raw_data()) : nullptr,
             total, c, inner, ignore_index, static_cast<T*>(loss.raw_data()), partial.as<double>());
-        SADANET_CUDA_CHECK_LAUNCH("nll_forward_kernel", total);
       }
       // No targets: wsum = 0 (the kernel wrote nothing).
-      nll_wsum_kernel<W><<<1, kThreads, 0, stream>>>(partial.as<double>(), total > 0 ? static_cast<int>(blocks) : 0,
+      SADANET_LAUNCH((1, kThreads, 0, stream), nll_wsum_kernel<W>)(partial.as<double>(), total > 0 ? static_cast<int>(blocks) : 0,
                                                      static_cast<W*>(wsum.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("nll_wsum_kernel", blocks);
       throw_if_bad_target(check, c, ignore_index);
     });
   });
@@ -119,11 +117,10 @@ void nll_backward_cuda(const Tensor& grad_loss, const Tensor& target, const Tens
     IndexCheck check("nll_backward", t, total, c, true, ignore_index);  // the target may have changed since forward
     if (total > 0) {
       // grad_logp is zero-filled by the op: only the target entries are written.
-      nll_backward_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(
+      SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), nll_backward_kernel<T>)(
           static_cast<const T*>(grad_loss.raw_data()), t,
           weight.defined() ? static_cast<const T*>(weight.raw_data()) : nullptr, total, c, inner, ignore_index,
           static_cast<T*>(grad_logp.raw_data()));
-      SADANET_CUDA_CHECK_LAUNCH("nll_backward_kernel", total);
     }
     throw_if_bad_target(check, c, ignore_index);
   });

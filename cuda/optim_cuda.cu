@@ -119,10 +119,9 @@ void adam_step_cuda(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& 
     const int64_t n = param.numel();
     if (n == 0) return;
     DeviceGuard guard(param.device());
-    adam_kernel<T><<<grid_for(n), kThreads, 0, current_stream()>>>(
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), adam_kernel<T>)(
         static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()), static_cast<T*>(exp_avg.raw_data()),
         static_cast<T*>(exp_avg_sq.raw_data()), n, adam_scalars<T>(a), t);
-    SADANET_CUDA_CHECK_LAUNCH("adam_kernel", n);
   });
 }
 
@@ -155,8 +154,7 @@ template <class T> void adam_multi_typed(const std::vector<const AdamParamRef*>&
   SADANET_CUDA_CHECK(cudaMemcpyAsync(table.get(), host.data(), total, cudaMemcpyHostToDevice, stream));
   const auto* dt = reinterpret_cast<const AdamTensorDesc<T>*>(table.as<unsigned char>());
   const auto* dc = reinterpret_cast<const AdamChunk*>(table.as<unsigned char>() + chunk_offset);
-  adam_multi_tensor_kernel<T><<<static_cast<unsigned>(chunks.size()), kThreads, 0, stream>>>(dt, dc, adam_scalars<T>(hyper));
-  SADANET_CUDA_CHECK_LAUNCH("adam_multi_tensor_kernel", static_cast<int64_t>(chunks.size()) * kAdamChunk);
+  SADANET_LAUNCH((static_cast<unsigned>(chunks.size()), kThreads, 0, stream), adam_multi_tensor_kernel<T>)(dt, dc, adam_scalars<T>(hyper));
 }
 
 // ---- SGD ----------------------------------------------------------------------------------------------
@@ -198,10 +196,9 @@ void sgd_step_cuda(Tensor& param, const Tensor& grad, Tensor& buf, const kernels
     DeviceGuard guard(param.device());
     const SgdScalars<T> s{T(a.weight_decay), T(a.momentum), T(1.0 - a.dampening), T(-a.lr),
                           a.weight_decay != 0.0, mom, a.first_step, a.nesterov};
-    sgd_kernel<T><<<grid_for(n), kThreads, 0, current_stream()>>>(
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), sgd_kernel<T>)(
         static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
         mom ? static_cast<T*>(buf.raw_data()) : nullptr, n, s);
-    SADANET_CUDA_CHECK_LAUNCH("sgd_kernel", n);
   });
 }
 

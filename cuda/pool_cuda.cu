@@ -68,10 +68,9 @@ void max_pool2d_forward_cuda(const Tensor& x, const Pool2dParams& p, Tensor& y, 
     DeviceGuard guard(x.device());
     const PoolGeom g{x.size(2), x.size(3), y.size(2), y.size(3), p.kernel_h, p.kernel_w,
                      p.stride_h, p.stride_w, p.pad_h, p.pad_w};
-    max_pool_forward_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(
+    SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), max_pool_forward_kernel<T>)(
         static_cast<const T*>(x.raw_data()), total, g, static_cast<T*>(y.raw_data()),
         static_cast<int64_t*>(indices.raw_data()));
-    SADANET_CUDA_CHECK_LAUNCH("max_pool_forward_kernel", total);
   });
 }
 
@@ -90,10 +89,9 @@ void max_pool2d_backward_cuda(const Tensor& gy, const Tensor& indices, Tensor& g
     const int64_t total = gy.numel();
     if (total == 0) return;
     DeviceGuard guard(gx.device());
-    max_pool_backward_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(
+    SADANET_LAUNCH((grid_for(total), kThreads, 0, current_stream()), max_pool_backward_kernel<T>)(
         static_cast<const T*>(gy.raw_data()), static_cast<const int64_t*>(indices.raw_data()), total,
         gy.size(2) * gy.size(3), gx.size(2) * gx.size(3), static_cast<T*>(gx.raw_data()));
-    SADANET_CUDA_CHECK_LAUNCH("max_pool_backward_kernel", total);
   });
 }
 

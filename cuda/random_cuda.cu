@@ -33,8 +33,7 @@ void uniform_cuda(Tensor& dst, PhiloxCall c) {
   dispatch_floating(dst.dtype(), "random_uniform", [&]<class T>() {
     if (n == 0) return;
     DeviceGuard guard(dst.device());
-    uniform_kernel<T><<<grid_for(n), kThreads, 0, current_stream()>>>(static_cast<T*>(dst.raw_data()), n, c.seed, c.offset);
-    SADANET_CUDA_CHECK_LAUNCH("uniform_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), uniform_kernel<T>)(static_cast<T*>(dst.raw_data()), n, c.seed, c.offset);
   });
 }
 
@@ -44,8 +43,7 @@ void normal_cuda(Tensor& dst, PhiloxCall c) {
   dispatch_floating(dst.dtype(), "random_normal", [&]<class T>() {
     if (n == 0) return;
     DeviceGuard guard(dst.device());
-    normal_kernel<T><<<grid_for(n), kThreads, 0, current_stream()>>>(static_cast<T*>(dst.raw_data()), n, c.seed, c.offset);
-    SADANET_CUDA_CHECK_LAUNCH("normal_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), normal_kernel<T>)(static_cast<T*>(dst.raw_data()), n, c.seed, c.offset);
   });
 }
 
@@ -55,8 +53,7 @@ void bits_cuda(Tensor& dst, PhiloxCall c) {
   auto launch = [&]<class D>() {
     if (n == 0) return;
     DeviceGuard guard(dst.device());
-    bits_kernel<D><<<grid_for(n), kThreads, 0, current_stream()>>>(static_cast<D*>(dst.raw_data()), n, c.seed, c.offset);
-    SADANET_CUDA_CHECK_LAUNCH("bits_kernel", n);
+    SADANET_LAUNCH((grid_for(n), kThreads, 0, current_stream()), bits_kernel<D>)(static_cast<D*>(dst.raw_data()), n, c.seed, c.offset);
   };
   switch (dst.dtype()) {
     case DType::i64: launch.template operator()<int64_t>(); return;

@@ -282,15 +282,11 @@ void launch_sum_partial(const Plan& p, const T* x, int64_t outer, int64_t r, int
                         double* partial) {
   cudaStream_t stream = current_stream();
   if (p.warp_rows) {
-    rows_warp_sum_kernel<T, kSqDev><<<p.grid, p.block, 0, stream>>>(x, outer, r, mean, partial);
-    SADANET_CUDA_CHECK_LAUNCH("rows_warp_sum_kernel", outer * r);
+    SADANET_LAUNCH((p.grid, p.block, 0, stream), rows_warp_sum_kernel<T, kSqDev>)(x, outer, r, mean, partial);
   } else if (p.rows) {
-    rows_sum_partial_kernel<T, kSqDev><<<p.grid, p.block, 0, stream>>>(x, outer, r, p.seg, p.splits, mean, partial);
-    SADANET_CUDA_CHECK_LAUNCH("rows_sum_partial_kernel", outer * r);
+    SADANET_LAUNCH((p.grid, p.block, 0, stream), rows_sum_partial_kernel<T, kSqDev>)(x, outer, r, p.seg, p.splits, mean, partial);
   } else {
-    cols_sum_partial_kernel<T, kSqDev>
-        <<<p.grid, p.block, 0, stream>>>(x, outer, r, inner, p.tiles_per_row, p.seg, p.splits, mean, partial);
-    SADANET_CUDA_CHECK_LAUNCH("cols_sum_partial_kernel", outer * r * inner);
+    SADANET_LAUNCH((p.grid, p.block, 0, stream), cols_sum_partial_kernel<T, kSqDev>)(x, outer, r, inner, p.tiles_per_row, p.seg, p.splits, mean, partial);
   }
 }
 
@@ -309,17 +305,13 @@ void reduce_typed(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_
     DeviceBuffer partial(sizeof(MaxPair<T>) * npartial, dev);
     auto* pp = partial.as<MaxPair<T>>();
     if (p.warp_rows) {
-      rows_warp_max_kernel<T><<<p.grid, p.block, 0, stream>>>(xp, outer, r, pp);
-      SADANET_CUDA_CHECK_LAUNCH("rows_warp_max_kernel", outer * r);
+      SADANET_LAUNCH((p.grid, p.block, 0, stream), rows_warp_max_kernel<T>)(xp, outer, r, pp);
     } else if (p.rows) {
-      rows_max_partial_kernel<T><<<p.grid, p.block, 0, stream>>>(xp, outer, r, p.seg, p.splits, pp);
-      SADANET_CUDA_CHECK_LAUNCH("rows_max_partial_kernel", outer * r);
+      SADANET_LAUNCH((p.grid, p.block, 0, stream), rows_max_partial_kernel<T>)(xp, outer, r, p.seg, p.splits, pp);
     } else {
-      cols_max_partial_kernel<T><<<p.grid, p.block, 0, stream>>>(xp, outer, r, inner, p.tiles_per_row, p.seg, p.splits, pp);
-      SADANET_CUDA_CHECK_LAUNCH("cols_max_partial_kernel", outer * r * inner);
+      SADANET_LAUNCH((p.grid, p.block, 0, stream), cols_max_partial_kernel<T>)(xp, outer, r, inner, p.tiles_per_row, p.seg, p.splits, pp);
     }
-    finalize_max_kernel<T><<<grid_for(nout), kThreads, 0, stream>>>(pp, outer, p.splits, inner, op_, idx);
-    SADANET_CUDA_CHECK_LAUNCH("finalize_max_kernel", nout);
+    SADANET_LAUNCH((grid_for(nout), kThreads, 0, stream), finalize_max_kernel<T>)(pp, outer, p.splits, inner, op_, idx);
     return;
   }
 
@@ -329,20 +321,17 @@ void reduce_typed(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_
   const double var_div = static_cast<double>(std::max<int64_t>(0, r - correction));
   launch_sum_partial<T, false>(p, xp, outer, r, inner, nullptr, pp);
   if (op == ReduceOp::sum || op == ReduceOp::mean) {
-    finalize_sum_kernel<T><<<grid_for(nout), kThreads, 0, stream>>>(
+    SADANET_LAUNCH((grid_for(nout), kThreads, 0, stream), finalize_sum_kernel<T>)(
         pp, outer, p.splits, inner, op == ReduceOp::sum ? kWriteSum : kWriteMean, rd, var_div, op_, nullptr);
-    SADANET_CUDA_CHECK_LAUNCH("finalize_sum_kernel", nout);
     return;
   }
   // var: the mean first, then the squared deviations from it.
   DeviceBuffer mean(sizeof(double) * nout, dev);
-  finalize_sum_kernel<T><<<grid_for(nout), kThreads, 0, stream>>>(pp, outer, p.splits, inner, kMeanToBuffer, rd,
+  SADANET_LAUNCH((grid_for(nout), kThreads, 0, stream), finalize_sum_kernel<T>)(pp, outer, p.splits, inner, kMeanToBuffer, rd,
                                                                    var_div, op_, mean.as<double>());
-  SADANET_CUDA_CHECK_LAUNCH("finalize_sum_kernel (mean)", nout);
   launch_sum_partial<T, true>(p, xp, outer, r, inner, mean.as<double>(), pp);
-  finalize_sum_kernel<T><<<grid_for(nout), kThreads, 0, stream>>>(pp, outer, p.splits, inner, kWriteVar, rd, var_div,
+  SADANET_LAUNCH((grid_for(nout), kThreads, 0, stream), finalize_sum_kernel<T>)(pp, outer, p.splits, inner, kWriteVar, rd, var_div,
                                                                    op_, nullptr);
-  SADANET_CUDA_CHECK_LAUNCH("finalize_sum_kernel (var)", nout);
 }
 
 void reduce_cuda(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_t inner, Tensor& out, Tensor& indices,

@@ -148,12 +148,9 @@ void softmax_forward_cuda(const Tensor& x, int64_t outer, int64_t d, int64_t inn
     const T* xp = static_cast<const T*>(x.raw_data());
     T* yp = static_cast<T*>(out.raw_data());
     if (inner == 1) {
-      softmax_rows_forward_kernel<T><<<row_grid(outer), row_threads(d), 0, current_stream()>>>(xp, outer, d, log, yp);
-      SADANET_CUDA_CHECK_LAUNCH("softmax_rows_forward_kernel", x.numel());
+      SADANET_LAUNCH((row_grid(outer), row_threads(d), 0, current_stream()), softmax_rows_forward_kernel<T>)(xp, outer, d, log, yp);
     } else {
-      softmax_cols_forward_kernel<T>
-          <<<grid_for(outer * inner), kThreads, 0, current_stream()>>>(xp, outer, d, inner, log, yp);
-      SADANET_CUDA_CHECK_LAUNCH("softmax_cols_forward_kernel", x.numel());
+      SADANET_LAUNCH((grid_for(outer * inner), kThreads, 0, current_stream()), softmax_cols_forward_kernel<T>)(xp, outer, d, inner, log, yp);
     }
   });
 }
@@ -172,12 +169,9 @@ void softmax_backward_cuda(const Tensor& grad_out, const Tensor& out, int64_t ou
     const T* yp = static_cast<const T*>(out.raw_data());
     T* gx = static_cast<T*>(grad_in.raw_data());
     if (inner == 1) {
-      softmax_rows_backward_kernel<T><<<row_grid(outer), row_threads(d), 0, current_stream()>>>(gp, yp, outer, d, log, gx);
-      SADANET_CUDA_CHECK_LAUNCH("softmax_rows_backward_kernel", out.numel());
+      SADANET_LAUNCH((row_grid(outer), row_threads(d), 0, current_stream()), softmax_rows_backward_kernel<T>)(gp, yp, outer, d, log, gx);
     } else {
-      softmax_cols_backward_kernel<T>
-          <<<grid_for(outer * inner), kThreads, 0, current_stream()>>>(gp, yp, outer, d, inner, log, gx);
-      SADANET_CUDA_CHECK_LAUNCH("softmax_cols_backward_kernel", out.numel());
+      SADANET_LAUNCH((grid_for(outer * inner), kThreads, 0, current_stream()), softmax_cols_backward_kernel<T>)(gp, yp, outer, d, inner, log, gx);
     }
   });
 }
