@@ -7,7 +7,8 @@
 // workspace comes from sadanet's caching allocator. Exact f32 (TF32 off, the default) sets
 // CUDNN_FMA_MATH on the descriptor and accepts only FMA-math results, so no tensor-core
 // down-conversion happens; with TF32 on, CUDNN_DEFAULT_MATH lets cuDNN use TF32. A case with no
-// acceptable algorithm is remembered as such and runs on the implicit GEMM.
+// acceptable algorithm, or whose algorithm the execution refuses as unsupported, is remembered as
+// such and runs on the implicit GEMM. The key includes the buffers' alignment (see Key).
 #include "conv_cuda.h"
 
 #ifdef SADANET_WITH_CUDNN
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +67,9 @@ const char* dir_name(Dir d) {
 }
 
 // x [N,C,H,W], w [O,C,kh,kw], y [N,O,Ho,Wo] of the forward convolution, in every direction.
+// `align`: the largest of 16, 8, 4 bytes that every data pointer of the call is aligned to. Some
+// algorithms need 16-byte-aligned buffers, so a view at an odd offset (a batch slice, say) is
+// asked about separately, as PyTorch keys its cache on alignment.
 struct Key {
   Dir dir;
   DType dtype;
@@ -72,14 +77,17 @@ struct Key {
   int64_t x[4], w[4];
   int64_t sh, sw, ph, pw, dh, dw;
   bool tf32;
+  int align;
   auto tie() const {
-    return std::tie(dir, dtype, device, x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], sh, sw, ph, pw, dh, dw, tf32);
+    return std::tie(dir, dtype, device, x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], sh, sw, ph, pw, dh, dw, tf32,
+                    align);
   }
   bool operator<(const Key& o) const { return tie() < o.tie(); }
 };
 
 struct Choice {
   bool ok = false;  // false: no acceptable algorithm, use the implicit GEMM
+  int refused = -1;  // >= 0: the algorithm Find chose and the execution then refused as unsupported
   int algo = 0;
   size_t workspace = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
@@ -139,12 +147,19 @@ bool describe(Descriptors& d, DType dtype, const Shape& xs, const Shape& ws, con
   return true;
 }
 
-Key make_key(Dir dir, DType dtype, const Shape& xs, const Shape& ws, const Conv2dParams& p) {
+int alignment(std::initializer_list<const void*> ptrs) {
+  uintptr_t bits = 16;
+  for (const void* p : ptrs) bits |= reinterpret_cast<uintptr_t>(p);
+  return static_cast<int>(bits & (~bits + 1));  // the lowest set bit: 4, 8 or 16
+}
+
+Key make_key(Dir dir, DType dtype, const Shape& xs, const Shape& ws, const Conv2dParams& p,
+             std::initializer_list<const void*> ptrs) {
   int dev = 0;
   SADANET_CUDA_CHECK(cudaGetDevice(&dev));
   Key k{dir, dtype, dev, {xs[0], xs[1], xs[2], xs[3]}, {ws[0], ws[1], ws[2], ws[3]},
         p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w,
-        dtype == DType::f32 && tf32_enabled()};
+        dtype == DType::f32 && tf32_enabled(), alignment(ptrs)};
   return k;
 }
 
@@ -194,6 +209,22 @@ template <class T> struct Scale {
   T one = T(1), zero = T(0);
 };
 
+// The status of an execution call. An algorithm that Find offered and the execution then refuses
+// as unsupported (a NOT_SUPPORTED status) turns the case over to the implicit GEMM, as a case Find
+// had nothing for; the refusal is remembered (cudnn_conv_choices shows it). Anything else is an
+// error of the call.
+bool executed(const Key& key, const Choice& c, cudnnStatus_t st, const char* call) {
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  if (static_cast<int>(st) / 1000 == static_cast<int>(CUDNN_STATUS_NOT_SUPPORTED) / 1000) {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    Choice refused;
+    refused.refused = c.algo;
+    cache()[key] = refused;
+    return false;
+  }
+  throw Error(detail::concat("cuDNN error in ", call, " (algorithm ", c.algo, "): ", cudnnGetErrorString(st)));
+}
+
 }  // namespace
 
 bool conv2d_forward_cudnn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
@@ -202,7 +233,8 @@ bool conv2d_forward_cudnn(const Tensor& x, const Tensor& w, const Tensor& bias, 
   CudnnHandle& h = cudnn_handle();
   std::lock_guard<std::mutex> lock(h.mu);
   SADANET_CUDNN_CHECK(cudnnSetStream(h.handle, current_stream()));
-  const Choice c = choose(make_key(Dir::forward, x.dtype(), x.shape(), w.shape(), p), [&](void* ws, size_t limit) {
+  const Key key = make_key(Dir::forward, x.dtype(), x.shape(), w.shape(), p, {x.raw_data(), w.raw_data(), y.raw_data()});
+  const Choice c = choose(key, [&](void* ws, size_t limit) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int n = 0;
     if (find_failed(cudnnFindConvolutionForwardAlgorithmEx(h.handle, d.x, x.raw_data(), d.w, w.raw_data(), d.conv, d.y,
@@ -214,15 +246,18 @@ bool conv2d_forward_cudnn(const Tensor& x, const Tensor& w, const Tensor& bias, 
   if (!c.ok) return false;
   SADANET_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, c.math));
   DeviceBuffer ws(c.workspace, y.device().index);
+  bool ok = false;
   dispatch_floating(x.dtype(), "conv2d_forward", [&]<class T>() {
     const Scale<T> s;
-    SADANET_CUDNN_CHECK(cudnnConvolutionForward(h.handle, &s.one, d.x, x.raw_data(), d.w, w.raw_data(), d.conv,
-                                                static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), ws.get(), c.workspace,
-                                                &s.zero, d.y, y.raw_data()));
-    if (bias.defined())
+    ok = executed(key, c,
+                  cudnnConvolutionForward(h.handle, &s.one, d.x, x.raw_data(), d.w, w.raw_data(), d.conv,
+                                          static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), ws.get(), c.workspace,
+                                          &s.zero, d.y, y.raw_data()),
+                  "cudnnConvolutionForward");
+    if (ok && bias.defined())
       SADANET_CUDNN_CHECK(cudnnAddTensor(h.handle, &s.one, d.bias, bias.raw_data(), &s.one, d.y, y.raw_data()));
   });
-  return true;
+  return ok;
 }
 
 bool conv2d_backward_input_cudnn(const Tensor& gy, const Tensor& w, const Conv2dParams& p, Tensor& gx) {
@@ -231,7 +266,9 @@ bool conv2d_backward_input_cudnn(const Tensor& gy, const Tensor& w, const Conv2d
   CudnnHandle& h = cudnn_handle();
   std::lock_guard<std::mutex> lock(h.mu);
   SADANET_CUDNN_CHECK(cudnnSetStream(h.handle, current_stream()));
-  const Choice c = choose(make_key(Dir::backward_input, gy.dtype(), gx.shape(), w.shape(), p), [&](void* ws, size_t limit) {
+  const Key key =
+      make_key(Dir::backward_input, gy.dtype(), gx.shape(), w.shape(), p, {gy.raw_data(), w.raw_data(), gx.raw_data()});
+  const Choice c = choose(key, [&](void* ws, size_t limit) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int n = 0;
     if (find_failed(cudnnFindConvolutionBackwardDataAlgorithmEx(h.handle, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv,
@@ -243,13 +280,16 @@ bool conv2d_backward_input_cudnn(const Tensor& gy, const Tensor& w, const Conv2d
   if (!c.ok) return false;
   SADANET_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, c.math));
   DeviceBuffer ws(c.workspace, gx.device().index);
+  bool ok = false;
   dispatch_floating(gy.dtype(), "conv2d_backward_input", [&]<class T>() {
     const Scale<T> s;
-    SADANET_CUDNN_CHECK(cudnnConvolutionBackwardData(h.handle, &s.one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv,
-                                                     static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), ws.get(),
-                                                     c.workspace, &s.zero, d.x, gx.raw_data()));
+    ok = executed(key, c,
+                  cudnnConvolutionBackwardData(h.handle, &s.one, d.w, w.raw_data(), d.y, gy.raw_data(), d.conv,
+                                               static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), ws.get(),
+                                               c.workspace, &s.zero, d.x, gx.raw_data()),
+                  "cudnnConvolutionBackwardData");
   });
-  return true;
+  return ok;
 }
 
 bool conv2d_backward_weight_cudnn(const Tensor& gy, const Tensor& x, const Conv2dParams& p, Tensor& gw) {
@@ -258,7 +298,9 @@ bool conv2d_backward_weight_cudnn(const Tensor& gy, const Tensor& x, const Conv2
   CudnnHandle& h = cudnn_handle();
   std::lock_guard<std::mutex> lock(h.mu);
   SADANET_CUDNN_CHECK(cudnnSetStream(h.handle, current_stream()));
-  const Choice c = choose(make_key(Dir::backward_weight, gy.dtype(), x.shape(), gw.shape(), p), [&](void* ws, size_t limit) {
+  const Key key =
+      make_key(Dir::backward_weight, gy.dtype(), x.shape(), gw.shape(), p, {gy.raw_data(), x.raw_data(), gw.raw_data()});
+  const Choice c = choose(key, [&](void* ws, size_t limit) {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int n = 0;
     if (find_failed(cudnnFindConvolutionBackwardFilterAlgorithmEx(h.handle, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv,
@@ -271,13 +313,16 @@ bool conv2d_backward_weight_cudnn(const Tensor& gy, const Tensor& x, const Conv2
   if (!c.ok) return false;
   SADANET_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, c.math));
   DeviceBuffer ws(c.workspace, gw.device().index);
+  bool ok = false;
   dispatch_floating(gy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     const Scale<T> s;
-    SADANET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h.handle, &s.one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv,
-                                                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo), ws.get(),
-                                                       c.workspace, &s.zero, d.w, gw.raw_data()));
+    ok = executed(key, c,
+                  cudnnConvolutionBackwardFilter(h.handle, &s.one, d.x, x.raw_data(), d.y, gy.raw_data(), d.conv,
+                                                 static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo), ws.get(),
+                                                 c.workspace, &s.zero, d.w, gw.raw_data()),
+                  "cudnnConvolutionBackwardFilter");
   });
-  return true;
+  return ok;
 }
 
 std::string cudnn_conv_choices() {
@@ -287,10 +332,12 @@ std::string cudnn_conv_choices() {
     os << dir_name(k.dir) << " " << dtype_name(k.dtype) << " cuda:" << k.device << " x[" << k.x[0] << "," << k.x[1]
        << "," << k.x[2] << "," << k.x[3] << "] w[" << k.w[0] << "," << k.w[1] << "," << k.w[2] << "," << k.w[3]
        << "] stride " << k.sh << "," << k.sw << " pad " << k.ph << "," << k.pw << " dil " << k.dh << "," << k.dw
-       << (k.tf32 ? " tf32" : "") << ": ";
+       << (k.tf32 ? " tf32" : "") << " align " << k.align << ": ";
     if (c.ok)
       os << "algo " << c.algo << ", workspace " << c.workspace << " B, math "
          << (c.math == CUDNN_FMA_MATH ? "fma" : c.math == CUDNN_DEFAULT_MATH ? "default" : "tensor_op") << "\n";
+    else if (c.refused >= 0)
+      os << "implicit_gemm (cuDNN refused algo " << c.refused << " at run time)\n";
     else
       os << "implicit_gemm (no cuDNN algorithm)\n";
   }

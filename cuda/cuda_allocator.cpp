@@ -1,5 +1,7 @@
 // Caching device allocator: freed blocks are kept per device in size classes and handed out
-// again, so a training step's allocations stop reaching cudaMalloc after the first step.
+// again, so a training step's allocations stop reaching cudaMalloc after the first step. A freed
+// block is reused at once, which is right only because all device work runs on one stream (see
+// current_stream() in cuda_common.cuh).
 // Statistics (allocated, reserved, peak) feed memory reports; an out-of-memory error says what
 // was asked for and what is held.
 #include <map>
@@ -47,6 +49,11 @@ class CachingAllocator final : public Allocator {
     cudaSetDevice(prev);
     if (err != cudaSuccess) {
       (void)cudaGetLastError();
+      if (err != cudaErrorMemoryAllocation)  // e.g. the sticky error of a kernel that faulted earlier
+        throw Error(detail::concat("cuda allocator: cudaMalloc of ", n, " bytes on cuda:", dev, " failed with ",
+                                   cudaGetErrorName(err), ": ", cudaGetErrorString(err),
+                                   " (not a shortage of memory: an earlier kernel or call probably failed; run with "
+                                   "SADANET_CUDA_SYNC=1 to report a fault at the kernel that caused it)"));
       size_t free_b = 0, total_b = 0;
       cudaMemGetInfo(&free_b, &total_b);
       throw Error(detail::concat("cuda allocator: out of memory asking for ", nbytes, " bytes on cuda:", dev,

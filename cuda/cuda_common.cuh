@@ -18,8 +18,12 @@ namespace sadanet::cuda {
 constexpr int kThreads = 256;  // default block size (a multiple of 32 everywhere)
 constexpr int kMaxDims = 8;    // strided kernels: dims left after merging
 
-// Every kernel runs on this stream. For now the legacy default stream; a later issue adds
-// per-thread streams and graphs, and only this function changes.
+// Every kernel, copy and library call of the backend runs on this one stream (the legacy default
+// stream). That is a contract, not a detail: the caching allocator hands a freed block out again at
+// once and DeviceBuffer frees scratch right after queuing the kernels that use it, both safe only
+// because all device work is ordered on one stream. Work on a second stream needs the allocator to
+// learn about streams first (per-stream free lists, or an event recorded at each free that a reuse
+// on another stream waits for, as PyTorch's record_stream), not just another value here.
 inline cudaStream_t current_stream() { return nullptr; }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -49,8 +53,8 @@ class DeviceGuard {
 };
 
 // Scratch device memory from sadanet's caching allocator, returned on destruction. Freeing right
-// after queuing the kernels that use it is safe: all work runs on one stream, so whatever the
-// allocator hands the block to next is ordered after them.
+// after queuing the kernels that use it is safe only under current_stream()'s one-stream contract:
+// whatever the allocator hands the block to next is ordered after them.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;

@@ -8,13 +8,19 @@
 
 namespace sadanet {
 
-int cuda_runtime_device_count() {
+int cuda_runtime_device_count(std::string* error) {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();  // no driver or no device: report none
-    return 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaSuccess) return n;
+  (void)cudaGetLastError();
+  // No device is a fact about the machine; anything else is a failure to be reported, not "0 GPUs"
+  // (a driver older than the runtime, a broken CUDA_VISIBLE_DEVICES, no /dev/nvidia* in a container).
+  if (error && e != cudaErrorNoDevice) {
+    *error = detail::concat("cudaGetDeviceCount failed with ", cudaGetErrorName(e), ": ", cudaGetErrorString(e));
+    if (e == cudaErrorInsufficientDriver)
+      *error += " (this build's CUDA runtime needs a newer NVIDIA driver; CUDA 13 needs the R580 series or later)";
   }
-  return n;
+  return 0;
 }
 
 std::vector<std::string> cuda_runtime_device_names() {

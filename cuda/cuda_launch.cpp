@@ -35,7 +35,7 @@ bool sync_launches() {
 void check_launch(const char* kernel, const LaunchConfig& c) {
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess)
-    throw Error(detail::concat(describe(kernel, c), " failed at launch: ", cudaGetErrorName(err), ": ",
+    throw Error(detail::concat(describe(kernel, c), " failed: ", cudaGetErrorName(err), ": ",
                                cudaGetErrorString(err)));
   if (!sync_launches()) return;
   err = cudaStreamSynchronize(c.stream);

@@ -7,8 +7,9 @@
 // f32: cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F (exact f32), or
 // CUBLAS_COMPUTE_32F_FAST_TF32 when TF32 is switched on (cuda_config.h: SADANET_TF32=1 or
 // set_tf32(true)). f64: cublasDgemmStridedBatched. One handle per device, created on first use
-// with a 32 MiB workspace from sadanet's allocator, kept for the life of the process (destroying
-// it at exit could run after the CUDA context is gone).
+// with a 32 MiB workspace from sadanet's allocator (set again after every cublasSetStream, which
+// resets it), kept for the life of the process (destroying it at exit could run after the CUDA
+// context is gone).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -118,7 +119,10 @@ void gemm_cuda(const GemmArgs& g, const Tensor& a, const Tensor& b, Tensor& c) {
     const void* second = a.raw_data();
     CublasHandle& h = cublas_handle();
     std::lock_guard<std::mutex> lock(h.mu);
+    // cublasSetStream puts the handle back on cuBLAS's default workspace pool (documented), so the
+    // workspace from sadanet's allocator is set again after it, as PyTorch does.
     SADANET_CUBLAS_CHECK(cublasSetStream(h.handle, stream));
+    SADANET_CUBLAS_CHECK(cublasSetWorkspace(h.handle, h.workspace, kCublasWorkspace));
     if constexpr (std::is_same_v<T, float>) {
       const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
       const cublasComputeType_t compute = tf32_enabled() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "cuda_gate.h"
 #include "golden.h"
 #include "op_table.h"
 #include "sadanet/runtime.h"
@@ -129,8 +130,7 @@ TEST(OpTableMeta, NamesAreUnique) {
 class CudaOpTable : public testing::TestWithParam<std::string> {};
 
 TEST_P(CudaOpTable, MatchesCpu) {
-  if (cuda_device_count() == 0)
-    GTEST_SKIP() << (cuda_built() ? "no CUDA device present" : "CUDA backend not built into this library");
+  SADANET_REQUIRE_CUDA();
   const OpCase& c = find_case(GetParam());
   Generator gen(run_seed() ^ name_hash(c.name));
   std::vector<Tensor> cpu_in = make_inputs(c, DType::f32, gen), gpu_in;

@@ -103,12 +103,12 @@ cublasStatus_t check_shape(const char* api, cublasOperation_t ta, cublasOperatio
   auto bad = [&](const std::string& why) { return fail(CUBLAS_STATUS_INVALID_VALUE, api, why); };
   if (!valid_op(ta) || !valid_op(tb)) return bad("transa/transb is not CUBLAS_OP_N, CUBLAS_OP_T or CUBLAS_OP_C");
   if (m < 0 || n < 0 || k < 0 || batch < 0)
-    return bad("negative size (m " + std::to_string(m) + ", n " + std::to_string(n) + ", k " + std::to_string(k) +
-               ", batchCount " + std::to_string(batch) + ")");
+    return bad(std::string("negative size (m ") + std::to_string(m) + ", n " + std::to_string(n) + ", k " + std::to_string(k) +
+               std::string(", batchCount ") + std::to_string(batch) + ")");
   const int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
-  if (lda < std::max(1, a_rows)) return bad("lda " + std::to_string(lda) + " < max(1, " + std::to_string(a_rows) + ")");
-  if (ldb < std::max(1, b_rows)) return bad("ldb " + std::to_string(ldb) + " < max(1, " + std::to_string(b_rows) + ")");
-  if (ldc < std::max(1, m)) return bad("ldc " + std::to_string(ldc) + " < max(1, " + std::to_string(m) + ")");
+  if (lda < std::max(1, a_rows)) return bad(std::string("lda ") + std::to_string(lda) + " < max(1, " + std::to_string(a_rows) + ")");
+  if (ldb < std::max(1, b_rows)) return bad(std::string("ldb ") + std::to_string(ldb) + " < max(1, " + std::to_string(b_rows) + ")");
+  if (ldc < std::max(1, m)) return bad(std::string("ldc ") + std::to_string(ldc) + " < max(1, " + std::to_string(m) + ")");
   if (!alpha || !beta) return bad("alpha or beta is null");
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -211,7 +211,7 @@ cublasStatus_t run(cublasHandle_t h, const Gemm& g) {
     if (!check_operand(g, "C", g.c, g.m, g.n, g.ldc, g.stride_c)) return CUBLAS_STATUS_INVALID_VALUE;
     if (batches_overlap(g))
       return fail(CUBLAS_STATUS_INVALID_VALUE, g.api,
-                  "strideC " + std::to_string(g.stride_c) + " makes the C matrices of different batches overlap (m " +
+                  std::string("strideC ") + std::to_string(g.stride_c) + " makes the C matrices of different batches overlap (m " +
                       std::to_string(g.m) + ", n " + std::to_string(g.n) + ", ldc " + std::to_string(g.ldc) +
                       "); on a GPU their writes would race (real cuBLAS does not check this)");
     if (g.elem == Elem::f32)
@@ -271,7 +271,7 @@ cublasStatus_t resolve_ex(const char* api, cublasHandle_t h, cudaDataType at, cu
   const int a = static_cast<int>(algo);
   if (!(a == CUBLAS_GEMM_DEFAULT || (a >= CUBLAS_GEMM_ALGO0 && a <= CUBLAS_GEMM_ALGO23) ||
         (a >= CUBLAS_GEMM_DEFAULT_TENSOR_OP && a <= CUBLAS_GEMM_ALGO15_TENSOR_OP)))
-    return fail(CUBLAS_STATUS_NOT_SUPPORTED, api, "algo " + std::to_string(a) + " is not a cublasGemmAlgo_t");
+    return fail(CUBLAS_STATUS_NOT_SUPPORTED, api, std::string("algo ") + std::to_string(a) + " is not a cublasGemmAlgo_t");
   if (at != bt || bt != ct)
     return fail(CUBLAS_STATUS_NOT_SUPPORTED, api, "Atype, Btype and Ctype differ (the fake supports only equal types)");
   if (at == CUDA_R_32F && (compute == CUBLAS_COMPUTE_32F || compute == CUBLAS_COMPUTE_32F_PEDANTIC ||
@@ -287,7 +287,7 @@ cublasStatus_t resolve_ex(const char* api, cublasHandle_t h, cudaDataType at, cu
     return CUBLAS_STATUS_SUCCESS;
   }
   return fail(CUBLAS_STATUS_NOT_SUPPORTED, api,
-              "data type " + std::to_string(at) + " with compute type " + std::to_string(compute) +
+              std::string("data type ") + std::to_string(at) + " with compute type " + std::to_string(compute) +
                   " is not supported (the fake runs CUDA_R_32F with COMPUTE_32F[_PEDANTIC|_FAST_TF32] and "
                   "CUDA_R_64F with COMPUTE_64F[_PEDANTIC])");
 }
@@ -379,7 +379,7 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
   return with_handle(handle, [&](cublasContext& ctx) {
     const int base = mode & ~CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
     if (base < CUBLAS_DEFAULT_MATH || base > CUBLAS_TF32_TENSOR_OP_MATH)
-      return fail(CUBLAS_STATUS_INVALID_VALUE, "cublasSetMathMode", "mode " + std::to_string(mode) + " is not valid");
+      return fail(CUBLAS_STATUS_INVALID_VALUE, "cublasSetMathMode", std::string("mode ") + std::to_string(mode) + " is not valid");
     ctx.math = mode;
     return CUBLAS_STATUS_SUCCESS;
   });

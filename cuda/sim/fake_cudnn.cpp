@@ -170,7 +170,7 @@ int64_t output_size(int64_t in, int64_t pad, int64_t filter, int64_t dilation, i
 }
 
 std::string dims(const int64_t* d) {
-  return "[" + std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "," +
+  return std::string("[") + std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "," +
          std::to_string(d[3]) + "]";
 }
 
@@ -193,10 +193,10 @@ cudnnStatus_t describe(const char* api, cudnnTensorDescriptor_t xd, cudnnFilterD
   if (!legal_compute)
     return fail(
         CUDNN_STATUS_BAD_PARAM, api,
-        "compute type " + std::to_string(cd->compute) + " is not legal for data type " + std::to_string(xd->type));
+        std::string("compute type ") + std::to_string(cd->compute) + " is not legal for data type " + std::to_string(xd->type));
   if (cd->groups != 1)
     return fail(CUDNN_STATUS_NOT_SUPPORTED, api,
-                "group count " + std::to_string(cd->groups) + " (the fake runs 1 only)");
+                std::string("group count ") + std::to_string(cd->groups) + " (the fake runs 1 only)");
   p->type = xd->type;
   p->x = tensor_array(*xd);
   p->y = tensor_array(*yd);
@@ -205,20 +205,20 @@ cudnnStatus_t describe(const char* api, cudnnTensorDescriptor_t xd, cudnnFilterD
   p->flip = cd->mode == CUDNN_CONVOLUTION;
   p->math = cd->math;
   if (p->x.dim[1] != p->w.dim[1])
-    return fail(CUDNN_STATUS_BAD_PARAM, api, "x " + dims(p->x.dim) + " and w " + dims(p->w.dim) + " disagree on C");
+    return fail(CUDNN_STATUS_BAD_PARAM, api, std::string("x ") + dims(p->x.dim) + " and w " + dims(p->w.dim) + " disagree on C");
   int64_t expect[4] = {p->x.dim[0], p->w.dim[0], 0, 0};
   for (int i = 0; i < 2; ++i)
     expect[2 + i] = output_size(p->x.dim[2 + i], p->pad[i], p->w.dim[2 + i], p->dilation[i], p->stride[i]);
   if (expect[2] < 1 || expect[3] < 1)
     return fail(CUDNN_STATUS_BAD_PARAM, api,
-                "the dilated filter " + dims(p->w.dim) + " is larger than the padded input " + dims(p->x.dim));
+                std::string("the dilated filter ") + dims(p->w.dim) + " is larger than the padded input " + dims(p->x.dim));
   if (!std::equal(expect, expect + 4, p->y.dim))
     return fail(CUDNN_STATUS_BAD_PARAM, api,
-                "y is " + dims(p->y.dim) + ", the convolution of x " + dims(p->x.dim) + " with w " + dims(p->w.dim) +
-                    " gives " + dims(expect));
+                std::string("y is ") + dims(p->y.dim) + ", the convolution of x " + dims(p->x.dim) + " with w " + dims(p->w.dim) +
+                    std::string(" gives ") + dims(expect));
   if (!runnable_type(p->type))
     return fail(CUDNN_STATUS_NOT_SUPPORTED, api,
-                "data type " + std::to_string(p->type) + " (the fake runs f32 and f64)");
+                std::string("data type ") + std::to_string(p->type) + " (the fake runs f32 and f64)");
   return CUDNN_STATUS_SUCCESS;
 }
 
@@ -374,30 +374,10 @@ void store(void* base, int64_t off, double acc, double alpha, double beta) {
   o = static_cast<T>(beta == 0.0 ? alpha * acc : alpha * acc + beta * static_cast<double>(o));
 }
 
-// Calls f(n, k, oh, ow, c, ih, iw, r, s) for every product term of the convolution: output
-// position (oh, ow) of image n and channel k, input position (ih, iw) of channel c (inside the
-// unpadded input; padding contributes nothing), filter tap (r, s) (mirrored for CUDNN_CONVOLUTION).
-template <class F>
-void for_each_term(const Problem& p, F&& f) {
-  const int64_t N = p.x.dim[0], C = p.x.dim[1], H = p.x.dim[2], W = p.x.dim[3];
-  const int64_t K = p.w.dim[0], R = p.w.dim[2], S = p.w.dim[3], Ho = p.y.dim[2], Wo = p.y.dim[3];
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t oh = 0; oh < Ho; ++oh)
-        for (int64_t ow = 0; ow < Wo; ++ow)
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t r = 0; r < R; ++r) {
-              const int64_t ih = oh * p.stride[0] - p.pad[0] + r * p.dilation[0];
-              if (ih < 0 || ih >= H) continue;
-              for (int64_t s = 0; s < S; ++s) {
-                const int64_t iw = ow * p.stride[1] - p.pad[1] + s * p.dilation[1];
-                if (iw < 0 || iw >= W) continue;
-                f(n, k, oh, ow, c, ih, iw, p.flip ? R - 1 - r : r, p.flip ? S - 1 - s : s);
-              }
-            }
-}
-
-// One double accumulator per output element (logical order), then one rounding per element.
+// One double accumulator per output element, then one rounding per element. Each direction loops
+// over the product terms with the output it accumulates into outermost, so the planes of the
+// output split across host threads with no two threads writing one element (the tests run whole
+// ResNet-50 steps through this).
 template <class T>
 void run_kernel(Dir d, const Problem& p, const Operands& o, bool tf32, double alpha, double beta) {
   const Array4& out = d == Dir::forward ? p.y : d == Dir::backward_data ? p.x : p.w;
@@ -405,24 +385,74 @@ void run_kernel(Dir d, const Problem& p, const Operands& o, bool tf32, double al
   auto at = [&](int64_t a, int64_t b, int64_t c, int64_t e) -> double& {
     return acc[static_cast<size_t>(((a * out.dim[1] + b) * out.dim[2] + c) * out.dim[3] + e)];
   };
+  const int64_t N = p.x.dim[0], C = p.x.dim[1], H = p.x.dim[2], W = p.x.dim[3];
+  const int64_t K = p.w.dim[0], R = p.w.dim[2], S = p.w.dim[3], Ho = p.y.dim[2], Wo = p.y.dim[3];
+  auto ih_of = [&](int64_t oh, int64_t r) { return oh * p.stride[0] - p.pad[0] + r * p.dilation[0]; };
+  auto iw_of = [&](int64_t ow, int64_t s) { return ow * p.stride[1] - p.pad[1] + s * p.dilation[1]; };
+  auto wr = [&](int64_t r) { return p.flip ? R - 1 - r : r; };  // the filter tap applied at offset r
+  auto ws = [&](int64_t s) { return p.flip ? S - 1 - s : s; };
   if (alpha != 0.0) {
-    for_each_term(
-        p, [&](int64_t n, int64_t k, int64_t oh, int64_t ow, int64_t c, int64_t ih, int64_t iw, int64_t r, int64_t s) {
-          switch (d) {
-            case Dir::forward:  // in1 = x, in2 = w
-              at(n, k, oh, ow) +=
-                  load<T>(o.in1, p.x.offset(n, c, ih, iw), tf32) * load<T>(o.in2, p.w.offset(k, c, r, s), tf32);
-              break;
-            case Dir::backward_data:  // in1 = w, in2 = dy
-              at(n, c, ih, iw) +=
-                  load<T>(o.in1, p.w.offset(k, c, r, s), tf32) * load<T>(o.in2, p.y.offset(n, k, oh, ow), tf32);
-              break;
-            case Dir::backward_filter:  // in1 = x, in2 = dy
-              at(k, c, r, s) +=
-                  load<T>(o.in1, p.x.offset(n, c, ih, iw), tf32) * load<T>(o.in2, p.y.offset(n, k, oh, ow), tf32);
-              break;
-          }
-        });
+    switch (d) {
+      case Dir::forward:  // y(n,k,oh,ow) += x(n,c,ih,iw) w(k,c,r,s); in1 = x, in2 = w
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t k = 0; k < K; ++k)
+            for (int64_t oh = 0; oh < Ho; ++oh)
+              for (int64_t ow = 0; ow < Wo; ++ow) {
+                double a = 0.0;
+                for (int64_t c = 0; c < C; ++c)
+                  for (int64_t r = 0; r < R; ++r) {
+                    const int64_t ih = ih_of(oh, r);
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t s = 0; s < S; ++s) {
+                      const int64_t iw = iw_of(ow, s);
+                      if (iw < 0 || iw >= W) continue;
+                      a += load<T>(o.in1, p.x.offset(n, c, ih, iw), tf32) *
+                           load<T>(o.in2, p.w.offset(k, c, wr(r), ws(s)), tf32);
+                    }
+                  }
+                at(n, k, oh, ow) = a;
+              }
+        break;
+      case Dir::backward_data:  // dx(n,c,ih,iw) += w(k,c,r,s) dy(n,k,oh,ow); in1 = w, in2 = dy
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t k = 0; k < K; ++k)
+              for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                  const double g = load<T>(o.in2, p.y.offset(n, k, oh, ow), tf32);
+                  for (int64_t r = 0; r < R; ++r) {
+                    const int64_t ih = ih_of(oh, r);
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t s = 0; s < S; ++s) {
+                      const int64_t iw = iw_of(ow, s);
+                      if (iw < 0 || iw >= W) continue;
+                      at(n, c, ih, iw) += load<T>(o.in1, p.w.offset(k, c, wr(r), ws(s)), tf32) * g;
+                    }
+                  }
+                }
+        break;
+      case Dir::backward_filter:  // dw(k,c,r,s) += x(n,c,ih,iw) dy(n,k,oh,ow); in1 = x, in2 = dy
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t n = 0; n < N; ++n)
+              for (int64_t oh = 0; oh < Ho; ++oh)
+                for (int64_t ow = 0; ow < Wo; ++ow) {
+                  const double g = load<T>(o.in2, p.y.offset(n, k, oh, ow), tf32);
+                  for (int64_t r = 0; r < R; ++r) {
+                    const int64_t ih = ih_of(oh, r);
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t s = 0; s < S; ++s) {
+                      const int64_t iw = iw_of(ow, s);
+                      if (iw < 0 || iw >= W) continue;
+                      at(k, c, wr(r), ws(s)) += load<T>(o.in1, p.x.offset(n, c, ih, iw), tf32) * g;
+                    }
+                  }
+                }
+        break;
+    }
   }
   for (int64_t a = 0; a < out.dim[0]; ++a)
     for (int64_t b = 0; b < out.dim[1]; ++b)
@@ -568,13 +598,13 @@ cudnnStatus_t find(Dir d, cudnnHandle_t h, const Problem& p, const Operands& o, 
 // implemented and able to run this problem.
 cudnnStatus_t resolve_algo(const char* api, Dir d, const Problem& p, int algo, const AlgoSpec** out) {
   if (algo < 0 || algo >= algo_count(d))
-    return fail(CUDNN_STATUS_BAD_PARAM, api, "algo " + std::to_string(algo) + " is outside its enum");
+    return fail(CUDNN_STATUS_BAD_PARAM, api, std::string("algo ") + std::to_string(algo) + " is outside its enum");
   const AlgoSpec* a = find_spec(d, algo);
   if (!a || a->never)
-    return fail(CUDNN_STATUS_NOT_SUPPORTED, api, "algo " + std::to_string(algo) + " is not implemented");
+    return fail(CUDNN_STATUS_NOT_SUPPORTED, api, std::string("algo ") + std::to_string(algo) + " is not implemented");
   if (!shape_supported(*a, p))
     return fail(CUDNN_STATUS_NOT_SUPPORTED, api,
-                "algo " + std::to_string(algo) + " does not support this problem (stride/dilation/filter size)");
+                std::string("algo ") + std::to_string(algo) + " does not support this problem (stride/dilation/filter size)");
   *out = a;
   return CUDNN_STATUS_SUCCESS;
 }
@@ -599,8 +629,8 @@ cudnnStatus_t execute(Dir d, cudnnHandle_t h, const Problem& p, int algo, const 
   const size_t need = workspace_bytes(*a, p);
   if (ws_bytes < need)
     return done(fail(CUDNN_STATUS_BAD_PARAM, api,
-                     "workSpaceSizeInBytes " + std::to_string(ws_bytes) + " < the " + std::to_string(need) +
-                         " bytes algo " + std::to_string(algo) + " needs"),
+                     std::string("workSpaceSizeInBytes ") + std::to_string(ws_bytes) + " < the " + std::to_string(need) +
+                         std::string(" bytes algo ") + std::to_string(algo) + " needs"),
                 false);
   if (!check_workspace(api, ws, ws_bytes)) return done(CUDNN_STATUS_BAD_PARAM, false);
   const bool tf32 = uses_tf32(*a, p);
@@ -871,8 +901,8 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescri
   if (!cd.set || !x.set || !f.set) return fail(CUDNN_STATUS_BAD_PARAM, api, "a descriptor was never set");
   if (x.dim[1] != f.dim[1] * cd.groups)
     return fail(CUDNN_STATUS_BAD_PARAM, api,
-                "input channels " + std::to_string(x.dim[1]) + " != filter channels " + std::to_string(f.dim[1]) +
-                    " * groups " + std::to_string(cd.groups));
+                std::string("input channels ") + std::to_string(x.dim[1]) + " != filter channels " + std::to_string(f.dim[1]) +
+                    std::string(" * groups ") + std::to_string(cd.groups));
   const int64_t oh = output_size(x.dim[2], cd.pad[0], f.dim[2], cd.dilation[0], cd.stride[0]);
   const int64_t ow = output_size(x.dim[3], cd.pad[1], f.dim[3], cd.dilation[1], cd.stride[1]);
   if (oh < 1 || ow < 1) return fail(CUDNN_STATUS_BAD_PARAM, api, "the dilated filter is larger than the padded input");
@@ -1036,7 +1066,7 @@ cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void* alpha, const cudn
   for (int i = 0; i < 4; ++i)
     if (a.dim[i] != c.dim[i] && a.dim[i] != 1)
       return done(fail(CUDNN_STATUS_BAD_PARAM, api,
-                       "A " + dims(a.dim) + " does not broadcast to C " + dims(c.dim) + " (each dim equal or 1)"));
+                       std::string("A ") + dims(a.dim) + " does not broadcast to C " + dims(c.dim) + " (each dim equal or 1)"));
   if (!runnable_type(c.type))
     return done(fail(CUDNN_STATUS_NOT_SUPPORTED, api, "data type (the fake runs f32 and f64)"));
   const Array4 aa = tensor_array(a), ca = tensor_array(c);

@@ -14,6 +14,8 @@ namespace detail {
 // Sets the host thread's last error to `e` and remembers `what` for cudaGetErrorString; returns e.
 cudaError_t fail(cudaError_t e, const std::string& what);
 bool valid_stream(cudaStream_t s);
+// The sticky error set by set_sticky_error, reported for `call` (cudaSuccess when none).
+cudaError_t sticky(const char* call);
 }  // namespace detail
 
 }  // namespace cuda_sim

@@ -133,7 +133,7 @@ const uint3& thread_idx() {
 }
 
 std::string where(const ThreadState& t) {
-  return "thread (" + std::to_string(t.idx.x) + "," + std::to_string(t.idx.y) + "," + std::to_string(t.idx.z) + ")";
+  return std::string("thread (") + std::to_string(t.idx.x) + "," + std::to_string(t.idx.y) + "," + std::to_string(t.idx.z) + ")";
 }
 std::string site(const char* file, int line) {
   std::string f = file ? file : "?";
@@ -326,7 +326,7 @@ bool resolve_warps(BlockState& b) {
         if (w0 + j >= n) {
           set_fault(b, cudaErrorIllegalInstruction,
                     op + ": mask " + mask_str(t.mask) + " names lane " + std::to_string(j) +
-                        ", which does not exist (the block has " + std::to_string(n) + " threads)");
+                        std::string(", which does not exist (the block has ") + std::to_string(n) + " threads)");
           return false;
         }
         const ThreadState& u = b.threads[w0 + j];
@@ -367,7 +367,7 @@ bool resolve_warps(BlockState& b) {
           if (src < 0 || src > 31 || !(t.mask & (1u << src))) {
             set_fault(b, cudaErrorIllegalInstruction,
                       op + ": lane " + std::to_string(j) + " reads lane " + std::to_string(src) +
-                          ", which is not in the mask " + mask_str(t.mask));
+                          std::string(", which is not in the mask ") + mask_str(t.mask));
             return false;
           }
           u.result = b.threads[w0 + src].value;
@@ -406,7 +406,7 @@ bool resolve_barrier(BlockState& b) {
   if (at_barrier == n) {
     if (other_site) {
       set_fault(b, cudaErrorIllegalInstruction,
-                "divergent __syncthreads: " + where(*first_barrier) + " waits at " +
+                std::string("divergent __syncthreads: ") + where(*first_barrier) + " waits at " +
                     site(first_barrier->file, first_barrier->line) + ", " + where(*other_site) + " at " +
                     site(other_site->file, other_site->line));
       return false;
@@ -416,7 +416,7 @@ bool resolve_barrier(BlockState& b) {
   }
   if (at_barrier > 0 && at_warp == 0) {
     set_fault(b, cudaErrorIllegalInstruction,
-              "divergent __syncthreads: " + std::to_string(at_barrier) + " threads wait at " +
+              std::string("divergent __syncthreads: ") + std::to_string(at_barrier) + " threads wait at " +
                   site(first_barrier->file, first_barrier->line) + " (first " + where(*first_barrier) + "), but " +
                   std::to_string(exited) + " threads of the block have exited without reaching it (first " +
                   where(*first_exited) + ")");
@@ -424,13 +424,13 @@ bool resolve_barrier(BlockState& b) {
   }
   std::string text = "deadlock: no thread of the block can go on;";
   if (at_barrier)
-    text += " " + std::to_string(at_barrier) + " wait at __syncthreads (" +
+    text += std::string(" ") + std::to_string(at_barrier) + " wait at __syncthreads (" +
             site(first_barrier->file, first_barrier->line) + ", first " + where(*first_barrier) + ");";
   if (at_warp)
-    text += " " + std::to_string(at_warp) + " wait at " + warp_kind_name(first_warp->kind) + " (" +
+    text += std::string(" ") + std::to_string(at_warp) + " wait at " + warp_kind_name(first_warp->kind) + " (" +
             site(first_warp->file, first_warp->line) + ", first " + where(*first_warp) + ", mask " +
             mask_str(first_warp->mask) + ") for lanes that are elsewhere;";
-  if (exited) text += " " + std::to_string(exited) + " have exited";
+  if (exited) text += std::string(" ") + std::to_string(exited) + " have exited";
   set_fault(b, cudaErrorIllegalInstruction, text);
   return false;
 }
@@ -620,6 +620,7 @@ cudaError_t launch(const LaunchConfig& cfg, const char* kernel_name, ThreadBody 
   using namespace detail;
   if (tl_block) return fail(cudaErrorNotSupported, std::string("kernel ") + kernel_name + " launched from device code");
   if (cudaError_t e = check_config(cfg, kernel_name); e != cudaSuccess) return e;
+  if (cudaError_t e = sticky(kernel_name); e != cudaSuccess) return e;
   g_launches.fetch_add(1);
   // One launch at a time, as on one stream. Never destroyed: the workers wait on the pool until
   // the process ends, and a launch may come from a static destructor.

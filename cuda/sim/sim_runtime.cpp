@@ -80,6 +80,7 @@ thread_local cudaError_t tl_last_error = cudaSuccess;
 thread_local cudaError_t tl_detail_code = cudaSuccess;
 thread_local std::string tl_detail;
 std::atomic<int> g_device_count_error{0};
+std::atomic<int> g_sticky_error{0};
 
 struct ErrorName {
   cudaError_t code;
@@ -160,6 +161,7 @@ bool device_range(const void* p, size_t bytes) {
 }
 
 void set_device_count_error(cudaError_t e) { g_device_count_error.store(static_cast<int>(e)); }
+void set_sticky_error(cudaError_t e) { g_sticky_error.store(static_cast<int>(e)); }
 
 namespace detail {
 
@@ -171,6 +173,12 @@ cudaError_t fail(cudaError_t e, const std::string& what) {
 }
 
 cudaError_t succeed() { return cudaSuccess; }
+
+cudaError_t sticky(const char* call) {
+  const auto e = static_cast<cudaError_t>(g_sticky_error.load());
+  if (e == cudaSuccess) return cudaSuccess;
+  return fail(e, std::string(call) + ": the device is in the error state an earlier fault left (set by the test)");
+}
 
 bool valid_stream(cudaStream_t s) {
   if (s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread) return true;
@@ -189,7 +197,11 @@ using cuda_sim::detail::succeed;
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return fail(cudaErrorInvalidValue, "cudaGetDeviceCount: count is null");
-  const auto e = static_cast<cudaError_t>(cuda_sim::g_device_count_error.load());
+  // SADANET_CUDA_SIM_DEVICE_ERROR=<CUDA error number> plays a machine whose device query fails,
+  // for tests of the command-line tool.
+  static const int env_error = static_cast<int>(cuda_sim::env_long("SADANET_CUDA_SIM_DEVICE_ERROR", 0, 0, 100000));
+  const int set = cuda_sim::g_device_count_error.load();
+  const auto e = static_cast<cudaError_t>(set ? set : env_error);
   if (e != cudaSuccess) {
     *count = 0;
     return fail(e, "cudaGetDeviceCount: error set by the test");
@@ -205,7 +217,7 @@ cudaError_t cudaGetDevice(int* device) {
 }
 
 cudaError_t cudaSetDevice(int device) {
-  if (device != 0) return fail(cudaErrorInvalidDevice, "cudaSetDevice(" + std::to_string(device) + "): one device");
+  if (device != 0) return fail(cudaErrorInvalidDevice, std::string("cudaSetDevice(") + std::to_string(device) + "): one device");
   return succeed();
 }
 
@@ -255,9 +267,10 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
   return succeed();
 }
 
-cudaError_t cudaDeviceSynchronize() { return succeed(); }
+cudaError_t cudaDeviceSynchronize() { return cuda_sim::detail::sticky("cudaDeviceSynchronize"); }
 cudaError_t cudaDeviceReset() {
   cuda_sim::tl_last_error = cudaSuccess;
+  cuda_sim::g_sticky_error.store(0);
   return succeed();
 }
 cudaError_t cudaDriverGetVersion(int* v) {
@@ -276,6 +289,7 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (!ptr) return fail(cudaErrorInvalidValue, "cudaMalloc: ptr is null");
   *ptr = nullptr;
+  if (cudaError_t e = cuda_sim::detail::sticky("cudaMalloc"); e != cudaSuccess) return e;
   if (size == 0) return succeed();
   const auto s = cuda_sim::settings();
   auto& m = cuda_sim::memory();
@@ -283,8 +297,8 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   {
     std::lock_guard<std::mutex> lock(m.mu);
     if (rounded > s.memory_bytes || m.used > s.memory_bytes - rounded)
-      return fail(cudaErrorMemoryAllocation, "cudaMalloc(" + std::to_string(size) + "): " + std::to_string(m.used) +
-                                                 " of " + std::to_string(s.memory_bytes) + " bytes in use");
+      return fail(cudaErrorMemoryAllocation, std::string("cudaMalloc(") + std::to_string(size) + "): " + std::to_string(m.used) +
+                                                 std::string(" of ") + std::to_string(s.memory_bytes) + " bytes in use");
   }
   void* p = std::aligned_alloc(cuda_sim::kAlign, rounded);
   if (!p) return fail(cudaErrorMemoryAllocation, "cudaMalloc: the host is out of memory");
@@ -386,6 +400,7 @@ cudaError_t check_sides(const char* call, void* dst, const void* src, size_t cou
 }  // namespace
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  if (cudaError_t e = cuda_sim::detail::sticky("cudaMemcpy"); e != cudaSuccess) return e;
   if (count == 0) return succeed();
   if (cudaError_t e = check_sides("cudaMemcpy", dst, src, count, kind); e != cudaSuccess) return e;
   std::memmove(dst, src, count);
@@ -394,6 +409,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t stream) {
   if (!cuda_sim::detail::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: stream");
+  if (cudaError_t e = cuda_sim::detail::sticky("cudaMemcpyAsync"); e != cudaSuccess) return e;
   if (count == 0) return succeed();
   if (cudaError_t e = check_sides("cudaMemcpyAsync", dst, src, count, kind); e != cudaSuccess) return e;
   std::memmove(dst, src, count);
@@ -404,9 +420,10 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) { return cudaMemsetAs
 
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
   if (!cuda_sim::detail::valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle, "cudaMemsetAsync: stream");
+  if (cudaError_t e = cuda_sim::detail::sticky("cudaMemset"); e != cudaSuccess) return e;
   if (count == 0) return succeed();
   if (!cuda_sim::device_range(ptr, count))
-    return fail(cudaErrorInvalidValue, "cudaMemset: " + hex(ptr) + " + " + std::to_string(count) +
+    return fail(cudaErrorInvalidValue, std::string("cudaMemset: ") + hex(ptr) + " + " + std::to_string(count) +
                                            " bytes is not inside one device allocation");
   std::memset(ptr, value, count);
   return succeed();
@@ -438,7 +455,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (!cuda_sim::detail::valid_stream(stream))
     return fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
-  return succeed();
+  return cuda_sim::detail::sticky("cudaStreamSynchronize");
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) {

@@ -16,6 +16,7 @@
 
 #include "../cuda_config.h"
 #include "../cuda_optim.h"
+#include "cuda_gate.h"
 #include "kernels/kernels.h"
 #include "sadanet/sadanet.h"
 
@@ -26,8 +27,7 @@ const Device kGpu(DeviceType::cuda, 0);
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-#define REQUIRE_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << (cuda_built() ? "no CUDA device present" : "CUDA backend not built")
+#define REQUIRE_GPU() SADANET_REQUIRE_CUDA()
 
 Tensor on_gpu(const Tensor& t) { return t.detach().to(kGpu); }
 Tensor on_cpu(const Tensor& t) { return t.detach().to(kCPU).contiguous(); }

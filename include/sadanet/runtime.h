@@ -15,5 +15,8 @@ void set_num_threads(int n);
 bool cuda_built();
 int cuda_device_count();            // 0 when not built or no GPU
 std::vector<std::string> cuda_device_names();
+// Why no GPU can be used, or "" when cuda_device_count() > 0: "not built", "no CUDA device", or
+// the CUDA runtime's error (a driver too old for the runtime is the usual one on a GPU machine).
+std::string cuda_unavailable_reason();
 
 }  // namespace sadanet

@@ -6,7 +6,9 @@
 
 namespace sadanet {
 
-int cuda_runtime_device_count();                       // 0 when no usable GPU (never throws)
+// 0 when no GPU can be used (never throws); `error`, when given, receives the runtime's error when
+// the query itself failed (left empty for a machine that simply has no GPU).
+int cuda_runtime_device_count(std::string* error = nullptr);
 std::vector<std::string> cuda_runtime_device_names();  // one per device, in index order
 
 }  // namespace sadanet

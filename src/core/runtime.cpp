@@ -90,10 +90,18 @@ void set_num_threads(int n) {
 bool cuda_built() { return true; }
 int cuda_device_count() { return cuda_runtime_device_count(); }
 std::vector<std::string> cuda_device_names() { return cuda_runtime_device_names(); }
+std::string cuda_unavailable_reason() {
+  std::string error;
+  if (cuda_runtime_device_count(&error) > 0) return "";
+  return error.empty() ? "no CUDA device is present" : error;
+}
 #else
 bool cuda_built() { return false; }
 int cuda_device_count() { return 0; }
 std::vector<std::string> cuda_device_names() { return {}; }
+std::string cuda_unavailable_reason() {
+  return "the CUDA backend is not built into this library (configure with -DSADANET_CUDA=ON where nvcc is installed)";
+}
 #endif
 
 }  // namespace sadanet

@@ -176,6 +176,11 @@ bool device_range(const void* p, size_t bytes);
 // Makes cudaGetDeviceCount fail with `e` (cudaSuccess: normal again), so that tests can show
 // what sadanet reports for a machine whose driver is too old or has no device.
 void set_device_count_error(cudaError_t e);
+// Puts the device in the state a faulted kernel leaves a real one in: every later allocation, copy,
+// memset, launch and synchronisation fails with `e` until cudaDeviceReset (or cudaSuccess here).
+// The simulation's own faults are not sticky (a test goes on after a planted bug); this is for
+// testing how sadanet reports the state.
+void set_sticky_error(cudaError_t e);
 // Settings, read from the environment at first use (cuda/sim/README.md), overridable by tests.
 enum class Order { forward, reverse, random };
 struct Settings {
