@@ -25,7 +25,8 @@ void run_info() {
     return;
   }
   const auto names = cuda_device_names();
-  std::cout << "cuda:         built, " << names.size() << " GPU(s)" << (names.empty() ? ": none found" : "") << "\n";
+  std::cout << "cuda:         built, " << names.size() << " GPU(s)"
+            << (names.empty() ? ": " + cuda_unavailable_reason() : std::string()) << "\n";
   for (size_t i = 0; i < names.size(); ++i) std::cout << "  cuda:" << i << "       " << names[i] << "\n";
 }
 
