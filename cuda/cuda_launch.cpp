@@ -39,9 +39,12 @@ void check_launch(const char* kernel, const LaunchConfig& c) {
                                cudaGetErrorString(err)));
   if (!sync_launches()) return;
   err = cudaStreamSynchronize(c.stream);
-  if (err != cudaSuccess)
-    throw Error(detail::concat(describe(kernel, c), " failed while running (SADANET_CUDA_SYNC=1): ",
-                               cudaGetErrorName(err), ": ", cudaGetErrorString(err)));
+  if (err != cudaSuccess) {
+    const std::string msg = detail::concat(describe(kernel, c), " failed while running (SADANET_CUDA_SYNC=1): ",
+                                           cudaGetErrorName(err), ": ", cudaGetErrorString(err));
+    (void)cudaGetLastError();  // reported here, not again by the next launch
+    throw Error(msg);
+  }
 }
 
 }  // namespace sadanet::cuda

@@ -16,6 +16,8 @@
 #include <string>
 #include <type_traits>
 
+#include "fake_tf32.h"
+
 struct cublasContext {
   cudaStream_t stream = nullptr;
   cublasMath_t math = CUBLAS_DEFAULT_MATH;
@@ -53,23 +55,8 @@ cublasStatus_t fail(cublasStatus_t st, const char* api, const std::string& why) 
   return st;
 }
 
-// NVIDIA's switch that disables TF32 everywhere (documented for cuBLAS and cuDNN).
-bool tf32_allowed_by_environment() {
-  const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
-  return !(v && std::strcmp(v, "0") == 0);
-}
-
-// f32 -> TF32 (1 + 8 + 10 bits), round to nearest even; the value stays an f32 with its 13 low
-// mantissa bits cleared. Works for subnormals too (same 2^-136 grid); NaN and inf pass through.
-float round_to_tf32(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  if ((u & 0x7f800000u) == 0x7f800000u) return v;
-  u += 0x0fffu + ((u >> 13) & 1u);
-  u &= ~0x1fffu;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
+using cuda_sim::round_to_tf32;
+using cuda_sim::tf32_allowed_by_environment;
 
 enum class Elem { f32, f64 };
 size_t elem_size(Elem e) {

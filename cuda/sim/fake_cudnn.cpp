@@ -17,6 +17,8 @@
 #include <string>
 #include <type_traits>
 
+#include "fake_tf32.h"
+
 struct cudnnContext {
   cudaStream_t stream = nullptr;
   std::deque<CudnnSimCall> log;
@@ -104,22 +106,8 @@ size_t elem_size(cudnnDataType_t t) {
   return t == CUDNN_DATA_DOUBLE ? 8 : 4;
 }
 
-// NVIDIA's switch that disables TF32 everywhere (documented for cuBLAS and cuDNN).
-bool tf32_allowed_by_environment() {
-  const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
-  return !(v && std::strcmp(v, "0") == 0);
-}
-
-// f32 -> TF32 (10 explicit mantissa bits), round to nearest even; NaN and inf pass through.
-float round_to_tf32(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  if ((u & 0x7f800000u) == 0x7f800000u) return v;
-  u += 0x0fffu + ((u >> 13) & 1u);
-  u &= ~0x1fffu;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
+using cuda_sim::round_to_tf32;
+using cuda_sim::tf32_allowed_by_environment;
 
 // ---- the problem a call describes ------------------------------------------------------------------------------
 // A 4-d array: dims and element strides (a filter gets the strides its format implies).

@@ -125,7 +125,17 @@ thread_local ThreadState* tl_thread = nullptr;
 thread_local BlockState* tl_block = nullptr;
 thread_local uint3 tl_block_idx{};
 thread_local dim3 tl_block_dim, tl_grid_dim;
-thread_local std::vector<Stack*> tl_free_stacks;  // this host thread's pool, kept across launches
+// This host thread's fiber stacks, kept across launches and unmapped when the thread ends.
+struct StackPool {
+  std::vector<Stack*> free;
+  ~StackPool() {
+    for (Stack* s : free) {
+      munmap(s->base, s->size + Stack::page());
+      delete s;
+    }
+  }
+};
+thread_local StackPool tl_stacks;
 
 const uint3& thread_idx() {
   static const uint3 host{0, 0, 0};
@@ -152,9 +162,9 @@ void set_fault(BlockState& b, cudaError_t code, const std::string& text) {
 // ---- stacks ----------------------------------------------------------------------------------------------------
 
 Stack* take_stack() {
-  if (!tl_free_stacks.empty()) {
-    Stack* s = tl_free_stacks.back();
-    tl_free_stacks.pop_back();
+  if (!tl_stacks.free.empty()) {
+    Stack* s = tl_stacks.free.back();
+    tl_stacks.free.pop_back();
 #ifdef SADANET_SIM_ASAN
     if (s->dirty) ASAN_UNPOISON_MEMORY_REGION(s->bottom(), s->size);
 #endif
@@ -174,7 +184,7 @@ Stack* take_stack() {
 }
 
 void give_stack(Stack* s) {
-  if (s) tl_free_stacks.push_back(s);
+  if (s) tl_stacks.free.push_back(s);
 }
 
 // ---- switching between the scheduler and a fiber ------------------------------------------------------------------

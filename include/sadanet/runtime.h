@@ -18,5 +18,13 @@ std::vector<std::string> cuda_device_names();
 // Why no GPU can be used, or "" when cuda_device_count() > 0: "not built", "no CUDA device", or
 // the CUDA runtime's error (a driver too old for the runtime is the usual one on a GPU machine).
 std::string cuda_unavailable_reason();
+// The CUDA caching allocator's bytes on a device: in live tensors (rounded to its size classes),
+// held from cudaMalloc (live or cached), and the highest live count since start or the last reset.
+// All zero when CUDA is not built.
+struct CudaMemory {
+  size_t allocated = 0, reserved = 0, peak = 0;
+};
+CudaMemory cuda_memory(int device = 0);
+void cuda_reset_peak_memory(int device = 0);
 
 }  // namespace sadanet

@@ -90,6 +90,12 @@ void set_num_threads(int n) {
 bool cuda_built() { return true; }
 int cuda_device_count() { return cuda_runtime_device_count(); }
 std::vector<std::string> cuda_device_names() { return cuda_runtime_device_names(); }
+CudaMemory cuda_memory(int device) {
+  CudaMemory m;
+  cuda_runtime_memory(device, &m.allocated, &m.reserved, &m.peak);
+  return m;
+}
+void cuda_reset_peak_memory(int device) { cuda_runtime_reset_peak_memory(device); }
 std::string cuda_unavailable_reason() {
   std::string error;
   if (cuda_runtime_device_count(&error) > 0) return "";
@@ -99,6 +105,8 @@ std::string cuda_unavailable_reason() {
 bool cuda_built() { return false; }
 int cuda_device_count() { return 0; }
 std::vector<std::string> cuda_device_names() { return {}; }
+CudaMemory cuda_memory(int) { return {}; }
+void cuda_reset_peak_memory(int) {}
 std::string cuda_unavailable_reason() {
   return "the CUDA backend is not built into this library (configure with -DSADANET_CUDA=ON where nvcc is installed)";
 }

@@ -45,19 +45,29 @@ void run_bench(const BenchArgs& a) {
     return loss.item();
   };
   for (int64_t i = 0; i < a.warmup; ++i) step();
+  if (dev.is_cuda()) cuda_reset_peak_memory(dev.index);
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < a.iters; ++i) step();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double ips = static_cast<double>(a.batch * a.iters) / secs;
+  const CudaMemory mem = dev.is_cuda() ? cuda_memory(dev.index) : CudaMemory{};
+  constexpr double kMiB = 1 << 20;
   if (a.json) {
     nlohmann::json j{{"model", a.model},   {"mode", a.mode},   {"device", dev.str()}, {"batch", a.batch},
                      {"size", a.size},     {"iters", a.iters}, {"threads", num_threads()},
                      {"images_per_s", ips}, {"ms_per_step", 1000.0 * secs / a.iters}};
+    if (dev.is_cuda()) {
+      j["peak_allocated_mib"] = mem.peak / kMiB;
+      j["reserved_mib"] = mem.reserved / kMiB;
+    }
     std::cout << j.dump() << "\n";
   } else {
     std::cout << a.model << " " << a.mode << " on " << dev.str() << " (" << num_threads() << " threads), batch "
               << a.batch << ", " << a.size << "x" << a.size << ": " << ips << " images/s, "
               << 1000.0 * secs / a.iters << " ms/step over " << a.iters << " steps\n";
+    if (dev.is_cuda())
+      std::cout << "device memory over the timed steps: peak in tensors " << mem.peak / kMiB << " MiB, held from cudaMalloc "
+                << mem.reserved / kMiB << " MiB\n";
   }
 }
 

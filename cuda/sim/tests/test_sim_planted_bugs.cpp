@@ -228,4 +228,24 @@ TEST(CudaSimPlantedBugs, LaunchErrorNamesTheKernelAndItsSizes) {
   EXPECT_NE(e.find("CUDA kernel touch_kernel (grid 3x70000x1, block 64x2x1) failed"), std::string::npos) << e;
 }
 
+// ---- a misaligned vector access ------------------------------------------------------------------------------------
+
+#ifdef SADANET_SANITIZE_BUILD
+// The float4 path of the element-wise kernels is only legal on 16-byte-aligned pointers; a GPU
+// faults with cudaErrorMisalignedAddress on anything else. On the CPU the load works, so only
+// UndefinedBehaviorSanitizer (the simulation's CI build) sees it: float4 is alignas(16), and
+// loading one from a misaligned address is undefined behaviour it reports (and aborts on).
+__global__ void float4_copy_kernel(const float* x, float* out) {
+  reinterpret_cast<float4*>(out)[threadIdx.x] = reinterpret_cast<const float4*>(x)[threadIdx.x];
+}
+
+TEST(CudaSimPlantedBugsDeathTest, MisalignedFloat4IsReportedUnderUbsan) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceArray<float> x(64, 1.0f), out(64);
+  SADANET_LAUNCH((1, 8), float4_copy_kernel)(x.p, out.p);  // aligned: fine
+  EXPECT_EQ(out.host()[31], 1.0f);
+  EXPECT_DEATH(SADANET_LAUNCH((1, 8), float4_copy_kernel)(x.p + 1, out.p), "misaligned address");
+}
+#endif
+
 }  // namespace
