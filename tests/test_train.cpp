@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "data_fixtures.h"
+#include "train_fixture.h"
 #include "sadanet/data/dataset.h"
 #include "sadanet/data/image.h"
 #include "sadanet/data/synth.h"
@@ -27,6 +28,7 @@
 using namespace sadanet;
 using namespace sadanet::train;
 namespace fs = std::filesystem;
+using sadanet::test::TrainRun;
 
 namespace {
 
@@ -219,71 +221,6 @@ TEST(Protocol, TableHasMeanAndStdPerTargetAndTheAverage) {
 
 namespace {
 
-// Three synthetic domains, 6 images per class each, 32 x 32: written once for the suite.
-class TrainRun : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    data_ = new test::ScratchDir();
-    data::SynthOptions o;
-    o.domains = 3;
-    o.per_class = 6;
-    o.size = 32;
-    o.seed = 3;
-    o.threads = 2;
-    data::write_synth_dataset(data_->path(), o);
-  }
-  static void TearDownTestSuite() {
-    delete data_;
-    data_ = nullptr;
-  }
-  void TearDown() override { set_checkpoint_write_hook({}); }
-
-  // The smallest run that exercises everything: resnet-tiny, 2 images per domain, narrow heads.
-  static TrainConfig tiny(Method m) {
-    TrainConfig c;
-    c.data = data_->path();
-    c.target = "synthC";
-    c.method = m;
-    c.arch = Arch::resnet_tiny;
-    c.steps1 = 4;
-    c.steps2 = 4;
-    c.batch = 2;
-    c.size = 32;
-    c.k = 2;
-    c.la_hidden = 32;
-    c.la_out = 16;
-    c.proj_dim = 16;
-    c.seed = 1;
-    c.loader_threads = 1;
-    c.eval_batch = 32;
-    c.swad.eval_every = 1;
-    c.swad.n_converge = 2;
-    c.swad.n_tolerance = 3;
-    c.swad.bn_steps = 2;
-    c.log_every = 2;
-    return c;
-  }
-
-  RunOptions quiet(const std::string& out) {
-    RunOptions r;
-    r.out = out;
-    r.log = &log_;
-    r.progress_bar = 0;
-    r.handle_sigint = false;
-    return r;
-  }
-
-  static double mean(const std::vector<double>& v, size_t from, size_t to) {
-    double s = 0;
-    for (size_t i = from; i < to; ++i) s += v.at(i);
-    return s / static_cast<double>(to - from);
-  }
-
-  static test::ScratchDir* data_;
-  test::ScratchDir run_;
-  std::ostringstream log_;
-};
-test::ScratchDir* TrainRun::data_ = nullptr;
 
 // Every tensor of a safetensors file as raw bytes, by name.
 std::map<std::string, std::string> tensor_bytes(const std::string& path) {
@@ -445,7 +382,7 @@ TEST_F(TrainRun, NonFiniteLossStopsTheRunAndNamesStepAndTerm) {
   EXPECT_EQ(ck.meta("step"), "2");  // steps 0 and 1 done; step 2 never applied
 }
 
-TEST_F(TrainRun, FailedCheckpointWriteKeepsThePreviousOneAndTrainingGoesOn) {
+TEST_F(TrainRun, FailedCheckpointWriteIsRetriedOnceThenTheRunStopsWithTheLastGoodOne) {
   TrainConfig c = tiny(Method::erm);
   c.steps1 = 3;
   c.steps2 = 0;
@@ -456,14 +393,31 @@ TEST_F(TrainRun, FailedCheckpointWriteKeepsThePreviousOneAndTrainingGoesOn) {
     if (path.find("ckpt-") != std::string::npos && ++writes >= 2) throw Error("No space left on device (simulated)");
   });
   TrainResult r = run_training(c, quiet(run_ / "full"));
-  ASSERT_EQ(r.status, TrainStatus::completed) << r.message;
-  ASSERT_EQ(r.checkpoint_errors.size(), 2u);
+  ASSERT_EQ(r.status, TrainStatus::failed) << r.message;
+  ASSERT_EQ(r.checkpoint_errors.size(), 2u);  // the write and its retry
   EXPECT_NE(r.checkpoint_errors[0].find("No space left on device"), std::string::npos);
-  EXPECT_NE(r.checkpoint_errors[0].find("previous checkpoint (after erm step 1) is kept"), std::string::npos)
-      << r.checkpoint_errors[0];
-  LoadedFile ck = load_checkpoint_file(checkpoint_path(run_ / "full"));
-  EXPECT_EQ(ck.meta("step"), "1");
-  EXPECT_TRUE(fs::exists(run_ / "full/final.safetensors"));
+  EXPECT_NE(r.message.find("after erm step 2 could not be written"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("last good checkpoint is after erm step 1"), std::string::npos) << r.message;
+  EXPECT_EQ(load_checkpoint_file(checkpoint_path(run_ / "full")).meta("step"), "1");
+  EXPECT_FALSE(fs::exists(run_ / "full/final.safetensors"));  // it did not train on unsaved
+  EXPECT_EQ(r.steps_run, 2);
+}
+
+TEST_F(TrainRun, ACheckpointThatFailsOnceIsRetriedAndTheRunGoesOn) {
+  TrainConfig c = tiny(Method::erm);
+  c.steps1 = 3;
+  c.steps2 = 0;
+  c.ckpt_every = 1;
+  c.swad.enabled = false;
+  int writes = 0;
+  set_checkpoint_write_hook([&writes](const std::string& path) {
+    if (path.find("ckpt-") != std::string::npos && ++writes == 2) throw Error("No space left on device (simulated)");
+  });
+  TrainResult r = run_training(c, quiet(run_ / "once"));
+  ASSERT_EQ(r.status, TrainStatus::completed) << r.message;
+  ASSERT_EQ(r.checkpoint_errors.size(), 1u);
+  EXPECT_EQ(load_checkpoint_file(checkpoint_path(run_ / "once")).meta("step"), "3");
+  EXPECT_TRUE(fs::exists(run_ / "once/final.safetensors"));
 }
 
 TEST_F(TrainRun, SigintFinishesTheStepAndWritesACheckpoint) {
@@ -472,7 +426,7 @@ TEST_F(TrainRun, SigintFinishesTheStepAndWritesACheckpoint) {
   c.steps2 = 0;
   c.swad.enabled = false;
   RunOptions o = quiet(run_ / "int");
-  o.handle_sigint = true;
+  o.handle_signals = true;
   o.hooks.on_step_end = [](const std::string&, int64_t step) {
     if (step == 1) std::raise(SIGINT);  // the handler only sets the flag
   };

@@ -26,8 +26,15 @@ std::string parent_dir(const std::string& path) {
 }
 }  // namespace
 
-AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)), temp_(temp_name(path_)) {
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  // O_EXCL | O_NOFOLLOW: a file or link planted under the temporary name is never written through.
+  // A name taken by a leftover of a killed process with the same pid (pids repeat in
+  // containers) is skipped for the next one.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    temp_ = temp_name(path_);
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd_ >= 0 || errno != EEXIST) break;
+  }
   SADANET_CHECK(fd_ >= 0, "cannot create temporary file '", temp_, "': ", std::strerror(errno));
 }
 

@@ -34,6 +34,10 @@ void run_hook(const std::string& path) {
 
 }  // namespace
 
+namespace internal {
+void run_write_hook(const std::string& path) { run_hook(path); }
+}  // namespace internal
+
 std::string checkpoint_path(const std::string& rundir) { return rundir + "/ckpt-latest.safetensors"; }
 std::string previous_checkpoint_path(const std::string& rundir) { return rundir + "/ckpt-prev.safetensors"; }
 
@@ -41,6 +45,13 @@ std::string find_checkpoint(const std::string& rundir) {
   for (const std::string& p : {checkpoint_path(rundir), next_path(rundir), previous_checkpoint_path(rundir)})
     if (exists(p)) return p;
   return "";
+}
+
+std::vector<std::string> checkpoint_candidates(const std::string& rundir) {
+  std::vector<std::string> out;
+  for (const std::string& p : {checkpoint_path(rundir), next_path(rundir), previous_checkpoint_path(rundir)})
+    if (exists(p)) out.push_back(p);
+  return out;
 }
 
 void set_checkpoint_write_hook(CheckpointWriteHook hook) {

@@ -1,5 +1,6 @@
 #include "sadanet/train/config.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -37,8 +38,24 @@ BatchNormMode bn_from_name(const std::string& s) {
 }
 
 // Keys that do not change what a run computes (see identity_diff).
-const std::set<std::string> kRuntimeKeys = {"data",  "device",     "threads",   "loader_threads",
-                                            "cache", "eval_batch", "log_every", "ckpt_every"};
+const std::set<std::string> kRuntimeKeys = {"data",  "device",     "threads",   "loader_threads", "cache",
+                                            "eval_batch", "log_every", "ckpt_every", "ckpt_minutes"};
+
+}  // namespace
+
+size_t invalid_utf8_at(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
+namespace {
 
 json to_j(const TrainConfig& c) {
   json j;
@@ -83,6 +100,7 @@ json to_j(const TrainConfig& c) {
   j["eval_batch"] = c.eval_batch;
   j["log_every"] = c.log_every;
   j["ckpt_every"] = c.ckpt_every;
+  j["ckpt_minutes"] = c.ckpt_minutes;
   return j;
 }
 
@@ -175,6 +193,15 @@ void TrainConfig::validate() const {
   SADANET_CHECK(eval_batch >= 1 && eval_batch <= 4096, "config: expected eval_batch in 1..4096, got ", eval_batch);
   positive("log_every", log_every);
   positive("ckpt_every", ckpt_every);
+  SADANET_CHECK(std::isfinite(ckpt_minutes) && ckpt_minutes >= 0 && ckpt_minutes <= 1e6,
+                "config: expected ckpt_minutes in 0..1e6 (0: off), got ", ckpt_minutes);
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"data", &data}, {"target", &target},
+                                   {"weights", &weights}}) {
+    const size_t at = invalid_utf8_at(*value);
+    SADANET_CHECK(at == std::string::npos, "config: ", key, " '", *value, "' has a byte that is not UTF-8 (0x", std::hex,
+                  static_cast<int>(static_cast<unsigned char>((*value)[at == std::string::npos ? 0 : at])), std::dec,
+                  " at offset ", at, "); sadanet records paths in JSON, which holds only UTF-8: rename the folder");
+  }
 }
 
 std::vector<std::string> TrainConfig::identity_diff(const TrainConfig& other) const {
@@ -253,6 +280,7 @@ TrainConfig config_from_json(const std::string& text) {
   get(j, "eval_batch", c.eval_batch);
   get(j, "log_every", c.log_every);
   get(j, "ckpt_every", c.ckpt_every);
+  get(j, "ckpt_minutes", c.ckpt_minutes);
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "sadanet/io/files.h"
 #include "sadanet/error.h"
 
 namespace sadanet::train::internal {
@@ -14,12 +15,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-void append_line(const std::string& path, const std::string& line) {
-  std::ofstream f(path, std::ios::app);
-  f << line << "\n";
-  f.flush();
-  SADANET_CHECK(f.good(), "cannot append to '", path, "'");
-}
 
 std::string eta(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -51,6 +46,7 @@ size_t RunLog::order(const std::string& stage) const {
 void RunLog::truncate_after(const std::string& stage, int64_t step) {
   const size_t pos = order(stage);
   for (const std::string& path : {metrics_path_, val_path_}) {
+    io::refuse_symlink(path, "log file");
     std::ifstream in(path);
     if (!in) continue;
     std::string kept, line;
@@ -114,7 +110,8 @@ void RunLog::write_metrics(const StepRecord& r, int64_t steps) {
                          {"optimizer", sum_times_.optimizer / s}};
   j["steps_averaged"] = steps;
   j["seconds_per_step"] = sum_seconds_ / static_cast<double>(steps);
-  append_line(metrics_path_, j.dump());
+  run_write_hook(metrics_path_);
+  io::append_line(metrics_path_, j.dump());
 }
 
 void RunLog::draw(const StepRecord& r, bool line) {
@@ -146,7 +143,8 @@ void RunLog::validation(const std::string& stage, int64_t step, double loss, con
   j["step"] = step;
   j["val_loss"] = loss;
   if (!event.empty()) j["swad"] = event;
-  append_line(val_path_, j.dump());
+  run_write_hook(val_path_);
+  io::append_line(val_path_, j.dump());
   if (!event.empty()) message(event);
 }
 
@@ -160,7 +158,12 @@ void RunLog::message(const std::string& text) {
 
 void RunLog::flush() {
   if (window_ == 0) return;
-  write_metrics(last_, window_);
+  try {
+    write_metrics(last_, window_);
+  } catch (const Error& e) {
+    // Only on the way out (a stop or a failure), after the checkpoint: say so and go on.
+    message(std::string("warning: ") + e.what());
+  }
   sum_terms_.assign(sum_terms_.size(), {});
   sum_times_ = {};
   sum_seconds_ = 0;

@@ -14,6 +14,9 @@
 
 namespace sadanet::train::internal {
 
+// The checkpoint write hook (checkpoint.h), for the log appends.
+void run_write_hook(const std::string& path);
+
 struct StepRecord {
   std::string stage;
   int64_t step = 0;   // steps done in the stage (1-based)

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -13,6 +15,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "sadanet/io/files.h"
 #include "sadanet/data/dataset.h"
 #include "sadanet/data/loader.h"
 #include "sadanet/optim.h"
@@ -20,6 +23,7 @@
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
 #include "sadanet/train/model.h"
+#include "sadanet/train/run_dir.h"
 #include "sadanet/train/swad.h"
 #include "train/run_log.h"
 #include "train/step.h"
@@ -46,10 +50,21 @@ std::vector<StageSpec> stages_of(const TrainConfig& c) {
           {"stage2", c.steps2, false, c.stage2 == Stage2::classifier, true}};
 }
 
-void write_text_atomic(const std::string& path, const std::string& text) {
-  io::AtomicFileWriter w(path);
-  w.write(text.data(), text.size());
-  w.commit();
+void write_text_atomic(const std::string& path, const std::string& text) { io::write_file_atomic(path, text); }
+
+// Why the run stops with TrainStatus::failed (a file could not be written, the data gave out).
+struct RunFailure {
+  std::string message;
+};
+
+int64_t meta_int(const LoadedFile& f, const std::string& key) {
+  const std::string& v = f.meta(key);
+  int64_t x = 0;
+  const char* end = v.data() + v.size();
+  auto [p, ec] = std::from_chars(v.data(), end, x);
+  SADANET_CHECK(ec == std::errc() && p == end && !v.empty(), "checkpoint: metadata '", key,
+                "' should be an integer, got '", v, "'");
+  return x;
 }
 
 class Trainer {
@@ -66,7 +81,13 @@ class Trainer {
   void enter_stage(size_t idx);
   void apply_mode();
   void restore(const LoadedFile& f);
-  void save_checkpoint_now();
+  // Writes a checkpoint (retrying once after removing the run's temporaries); false when both
+  // tries failed, with the reason in *why.
+  bool save_checkpoint_now(std::string* why = nullptr);
+  // A checkpoint of the last completed step, then RunFailure: what a failing metrics append or
+  // data loader leads to.
+  [[noreturn]] void fail_after_checkpoint(const std::string& what);
+  void check_resume_environment(const LoadedFile& f);
   bool run_stage();  // false: the run stops (interrupted or diverged)
   void finish();
   const StageSpec& stage() const { return stages_[stage_idx_]; }
@@ -99,14 +120,17 @@ class Trainer {
   std::vector<Tensor> swad_params_;
   std::unique_ptr<SwadTracker> swad_;
   std::string last_good_ = "none (no checkpoint written yet)";
+  RunDirLock lock_;
+  Clock::time_point last_ckpt_time_ = Clock::now();
 };
 
 void Trainer::prepare_rundir() {
   SADANET_CHECK(!opts_.out.empty(), "train: expected an output folder (--out RUNDIR), got an empty path");
-  std::error_code ec;
-  fs::create_directories(opts_.out, ec);
-  SADANET_CHECK(!ec && fs::is_directory(opts_.out), "train: cannot create the output folder '", opts_.out,
-                "': ", ec ? ec.message() : "it exists and is not a folder");
+  create_run_dir(opts_.out, opts_.dir_mode);
+  if (opts_.take_lock) lock_ = RunDirLock(opts_.out, "train");
+  check_run_dir_links(opts_.out);
+  for (const auto& f : remove_orphan_temporaries(opts_.out))
+    result_.warnings.push_back("removed " + f + ", a temporary file an interrupted process left in " + opts_.out);
   if (!opts_.resume) {
     // Never overwrite a run: its checkpoints and models are someone's hours of compute.
     for (const char* f : {"ckpt-latest.safetensors", "ckpt-prev.safetensors", "ckpt-next.safetensors",
@@ -118,13 +142,33 @@ void Trainer::prepare_rundir() {
 
 std::optional<LoadedFile> Trainer::load_resume_checkpoint() {
   if (!opts_.resume) return std::nullopt;
-  const std::string path = find_checkpoint(opts_.out);
-  if (path.empty()) {
+  // ckpt-latest, else ckpt-next (a save cut between its renames), else ckpt-prev: the first that
+  // loads and passes its checksum. A torn or corrupt file is passed over, saying why.
+  std::optional<LoadedFile> found;
+  std::string path, skipped;
+  for (const std::string& p : checkpoint_candidates(opts_.out)) {
+    try {
+      LoadedFile f = load_checkpoint_file(p);
+      SADANET_CHECK(f.format == kCheckpointFormat, "'", p, "' is a model file, not a training checkpoint");
+      found = std::move(f);
+      path = p;
+      break;
+    } catch (const Error& e) {
+      skipped += "\n  " + std::string(e.what());
+    }
+  }
+  if (!found) {
+    SADANET_CHECK(skipped.empty(), "resume: no usable checkpoint in ", opts_.out, ":", skipped,
+                  "\nmove the run folder aside and start again, or fix the files");
     *out_ << "resume: no checkpoint in " << opts_.out << "; starting from step 0\n";
     return std::nullopt;
   }
-  LoadedFile f = load_checkpoint_file(path);
-  SADANET_CHECK(f.format == kCheckpointFormat, "resume: '", path, "' is a model file, not a training checkpoint");
+  if (!skipped.empty()) {
+    const std::string w = "resume: passed over unusable checkpoints:" + skipped + "\n  continuing from " + path;
+    result_.warnings.push_back(w);
+    *out_ << "warning: " << w << "\n";
+  }
+  LoadedFile& f = *found;
   std::vector<std::string> diff = f.config.identity_diff(cfg_);
   if (!diff.empty()) {
     std::string msg = "resume: the options differ from the run's saved config (saved vs given):";
@@ -141,13 +185,43 @@ std::optional<LoadedFile> Trainer::load_resume_checkpoint() {
   merged.eval_batch = cfg_.eval_batch;
   merged.log_every = cfg_.log_every;
   merged.ckpt_every = cfg_.ckpt_every;
+  merged.ckpt_minutes = cfg_.ckpt_minutes;
   cfg_ = merged;
   result_.checkpoint = path;
-  return f;
+  return found;
+}
+
+// Bit-exact resume needs the arithmetic of the first process: the same compute-thread count
+// (reductions split by thread) and device. Checkpoints before this check have no record: allowed.
+void Trainer::check_resume_environment(const LoadedFile& f) {
+  std::string diff;
+  auto it = f.file.metadata.find("compute_threads");
+  if (it != f.file.metadata.end() && it->second != std::to_string(num_threads()))
+    diff += "\n  compute threads: " + it->second + " then, " + std::to_string(num_threads()) + " now (--threads " +
+            it->second + " gives the same)";
+  it = f.file.metadata.find("device");
+  if (it != f.file.metadata.end() && it->second != dev_.str())
+    diff += "\n  device: " + it->second + " then, " + dev_.str() + " now (--device " + it->second + ")";
+  if (diff.empty()) return;
+  if (!opts_.allow_nondeterministic_resume)
+    throw Error("resume: the checkpoint was written by a process that computed differently:" + diff +
+                "\nthe resumed run would not be bit-identical to an uninterrupted one; resume with the same "
+                "settings, or pass --allow-nondeterministic-resume to continue anyway");
+  const std::string w = "resume: continuing with other arithmetic than the checkpoint's; the result will not be "
+                        "bit-identical to an uninterrupted run:" + diff;
+  result_.warnings.push_back(w);
+  log_->message("warning: " + w);
 }
 
 void Trainer::setup_data() {
   ds_ = data::scan_dataset(cfg_.data);
+  for (const auto* names : {&ds_.domains, &ds_.classes})
+    for (const auto& n : *names) {
+      const size_t at = invalid_utf8_at(n);
+      SADANET_CHECK(at == std::string::npos, "train: the folder name '", n, "' under ", cfg_.data,
+                    " has a byte that is not UTF-8 at offset ", at,
+                    "; domain and class names go into the model file's JSON metadata: rename the folder");
+    }
   for (const auto& w : ds_.warnings) *out_ << "data: warning: " << w << "\n";
   data::SplitOptions so;
   so.seed = cfg_.seed;
@@ -227,7 +301,7 @@ void Trainer::enter_stage(size_t idx) {
 
 void Trainer::restore(const LoadedFile& f) {
   const std::string& stage_name = f.meta("stage");
-  const int64_t step = std::stoll(f.meta("step"));
+  const int64_t step = meta_int(f, "step");
   SADANET_CHECK(stage_name == stage().name, "resume: checkpoint stage '", stage_name, "' but the run is in '",
                 stage().name, "'");
   SADANET_CHECK(step >= 0 && step <= stage().steps, "resume: checkpoint step ", step, " outside 0..", stage().steps);
@@ -255,7 +329,7 @@ void Trainer::restore(const LoadedFile& f) {
   last_good_ = "after " + f.meta("stage") + " step " + f.meta("step");
 }
 
-void Trainer::save_checkpoint_now() {
+bool Trainer::save_checkpoint_now(std::string* why) {
   io::NamedTensors tensors = network_tensors(net_, /*with_heads=*/true);
   for (auto& [k, t] : opt_->state_dict()) tensors.emplace_back("optim." + k, t);
   auto meta = metadata(kCheckpointFormat);
@@ -263,21 +337,44 @@ void Trainer::save_checkpoint_now() {
   meta["step"] = std::to_string(step_);
   meta["loader_state"] = loader_->state().to_json();
   meta["aug_rng"] = std::to_string(aug_gen_.seed()) + " " + std::to_string(aug_gen_.offset());
+  meta["compute_threads"] = std::to_string(num_threads());
+  meta["device"] = dev_.str();
   if (swad_) {
     for (auto& st : swad_->state_tensors()) tensors.push_back(st);
     meta["swad"] = swad_->state_json();
   }
   const std::string where = "after " + stage().name + " step " + std::to_string(step_);
-  try {
-    save_checkpoint(opts_.out, tensors, meta);
-    last_good_ = where;
-    result_.checkpoint = checkpoint_path(opts_.out);
-  } catch (const Error& e) {
-    const std::string msg = "the checkpoint " + where + " could not be written: " + e.what() +
-                            "; the previous checkpoint (" + last_good_ + ") is kept";
-    result_.checkpoint_errors.push_back(msg);
-    log_->message("warning: " + msg);
+  last_ckpt_time_ = Clock::now();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      save_checkpoint(opts_.out, tensors, meta);
+      last_good_ = where;
+      result_.checkpoint = checkpoint_path(opts_.out);
+      return true;
+    } catch (const Error& e) {
+      const std::string msg = "the checkpoint " + where + " could not be written: " + e.what();
+      result_.checkpoint_errors.push_back(msg);
+      if (attempt == 0) {
+        // Our own leftovers may be what fills the disk; a second try after removing them.
+        log_->message("warning: " + msg + "; removing the run's temporary files and trying once more");
+        remove_orphan_temporaries(opts_.out);
+      } else if (why) {
+        *why = e.what();
+      }
+    }
   }
+  return false;
+}
+
+void Trainer::fail_after_checkpoint(const std::string& what) {
+  std::string why;
+  const bool saved = save_checkpoint_now(&why);
+  std::string msg = what + "; ";
+  if (saved) msg += "wrote a checkpoint after " + stage().name + " step " + std::to_string(step_) + " (" +
+                    checkpoint_path(opts_.out) + "); fix the cause and continue with --resume";
+  else msg += "the checkpoint could not be written either (" + why + "); the last good checkpoint is " + last_good_ +
+              (last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out));
+  throw RunFailure{msg};
 }
 
 bool Trainer::run_stage() {
@@ -287,8 +384,14 @@ bool Trainer::run_stage() {
     internal::StepTimes t;
     const auto t_step = Clock::now();
     auto t0 = Clock::now();
-    std::optional<data::Batch> batch = loader_->next();
-    SADANET_CHECK(batch.has_value(), "train: the training loader ran dry");
+    std::optional<data::Batch> batch;
+    try {
+      batch = loader_->next();
+      SADANET_CHECK(batch.has_value(), "train: the training loader ran dry");
+    } catch (const Error& e) {
+      // Nothing of this step has happened yet: the checkpoint is of the last completed one.
+      fail_after_checkpoint(detail::concat("the data loader stopped at ", s.name, " step ", step + 1, ": ", e.what()));
+    }
     t.load = since(t0);
 
     internal::StepOutput o = s.contrastive ? internal::sada_stage1_step(net_, *batch, cfg_, aug_opts_, aug_gen_, dev_, t)
@@ -328,20 +431,37 @@ bool Trainer::run_stage() {
     rec.images = batch->images.size(0);
     rec.times = t;
     rec.seconds = since(t_step);
-    log_->step(rec);
+    try {
+      log_->step(rec);
+    } catch (const Error& e) {
+      fail_after_checkpoint(std::string("the metrics log could not be written: ") + e.what());
+    }
 
     if (swad_ && swad_->should_evaluate(step)) {
       const double vl = domain_mean_loss(predict(*net_.backbone, *val_loader_, dev_));
       swad_->evaluate(vl);
       apply_mode();
-      log_->validation(s.name, step_, vl, swad_->valley().last_event());
+      try {
+        log_->validation(s.name, step_, vl, swad_->valley().last_event());
+      } catch (const Error& e) {
+        fail_after_checkpoint(std::string("the validation log could not be written: ") + e.what());
+      }
     }
     if (opts_.hooks.on_step_end) opts_.hooks.on_step_end(s.name, step);
     const bool stage_end = step_ == s.steps || valley_closed();
-    if (stop_requested() || stage_end || step_ % cfg_.ckpt_every == 0) save_checkpoint_now();
+    const bool time_due = cfg_.ckpt_minutes > 0 && since(last_ckpt_time_) >= cfg_.ckpt_minutes * 60;
+    std::string why;
+    if ((stop_requested() || stage_end || time_due || step_ % cfg_.ckpt_every == 0) && !save_checkpoint_now(&why))
+      throw RunFailure{"the checkpoint after " + s.name + " step " + std::to_string(step_) +
+                       " could not be written (" + why + "), twice; the run stops rather than train on unsaved. " +
+                       "The last good checkpoint is " + last_good_ +
+                       (last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out)) +
+                       "; free space and continue with --resume"};
     if (stop_requested()) {
       result_.status = TrainStatus::interrupted;
-      result_.message = "interrupted after " + s.name + " step " + std::to_string(step_) + "/" +
+      result_.signal = internal::stop_signal();
+      result_.message = (result_.signal ? std::string(::strsignal(result_.signal)) + ": " : std::string()) +
+                        "interrupted after " + s.name + " step " + std::to_string(step_) + "/" +
                         std::to_string(s.steps) + "; latest checkpoint: " + last_good_ + " in " +
                         checkpoint_path(opts_.out) + " (continue with --resume)";
       log_->flush();
@@ -362,7 +482,15 @@ void Trainer::finish() {
   meta["stage"] = stage().name;
   meta["step"] = std::to_string(step_);
   meta["kind"] = "last";
-  save_model_file(last, network_tensors(net_, false), meta);
+  auto save_model = [&](const std::string& path) {
+    try {
+      save_model_file(path, network_tensors(net_, false), meta);
+    } catch (const Error& e) {
+      throw RunFailure{std::string("the model file could not be written: ") + e.what() + "; the training is safe in " +
+                       checkpoint_path(opts_.out) + " (" + last_good_ + "): continue with --resume to write it again"};
+    }
+  };
+  save_model(last);
 
   std::string note = "SWAD off: final.safetensors = last.safetensors";
   if (swad_) {
@@ -386,7 +514,7 @@ void Trainer::finish() {
   log_->message(note);
   meta["kind"] = "final";
   meta["swad"] = note;
-  save_model_file(fin, network_tensors(net_, false), meta);
+  save_model(fin);
   result_.swad_note = note;
   result_.final_path = fin;
   result_.last_path = last;
@@ -394,6 +522,7 @@ void Trainer::finish() {
 
 TrainResult Trainer::run() {
   const auto t_start = Clock::now();
+  cfg_.validate();  // before the run folder exists: a typo must not leave an empty folder behind
   prepare_rundir();
   std::optional<LoadedFile> ckpt = load_resume_checkpoint();
   cfg_.validate();
@@ -405,6 +534,7 @@ TrainResult Trainer::run() {
   const bool bar = opts_.progress_bar == 1 ||
                    (opts_.progress_bar == -1 && out_ == &std::cerr && ::isatty(STDERR_FILENO));
   log_ = std::make_unique<internal::RunLog>(opts_.out, *out_, bar, cfg_.log_every, names);
+  for (const auto& w : result_.warnings) log_->message("warning: " + w);
 
   setup_data();
   if (ckpt) {
@@ -428,10 +558,13 @@ TrainResult Trainer::run() {
     SADANET_CHECK(it != names.end(), "resume: the checkpoint is at stage '", st, "', which a ", method_name(cfg_.method),
                   " run does not have");
     start_stage = static_cast<size_t>(it - names.begin());
-    log_->truncate_after(st, std::stoll(ckpt->meta("step")));
+    log_->truncate_after(st, meta_int(*ckpt, "step"));
+  } else if (opts_.resume) {
+    log_->truncate_after(names.front(), 0);  // a process killed before its first checkpoint logged steps
   }
   enter_stage(start_stage);
   if (ckpt) {
+    check_resume_environment(*ckpt);
     restore(*ckpt);
     log_->message("resume: continuing " + stage().name + " from step " + std::to_string(step_) + " (" +
                   result_.checkpoint + ")");
@@ -445,16 +578,23 @@ TrainResult Trainer::run() {
   }
 
   internal::clear_stop();
-  internal::SigintGuard guard(opts_.handle_sigint);
-  for (;;) {
-    if (!run_stage()) break;
-    if (stage_idx_ + 1 < stages_.size()) {
-      enter_stage(stage_idx_ + 1);
-      continue;
+  internal::StopSignalGuard guard(opts_.handle_signals);
+  last_ckpt_time_ = Clock::now();
+  try {
+    for (;;) {
+      if (!run_stage()) break;
+      if (stage_idx_ + 1 < stages_.size()) {
+        enter_stage(stage_idx_ + 1);
+        continue;
+      }
+      finish();
+      result_.message = "completed";
+      break;
     }
-    finish();
-    result_.message = "completed";
-    break;
+  } catch (const RunFailure& f) {
+    result_.status = TrainStatus::failed;
+    result_.message = f.message;
+    log_->message("error: " + f.message);
   }
   result_.rundir = opts_.out;
   result_.config = cfg_;

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "sadanet/io/files.h"
 #include "sadanet/data/image.h"
 #include "sadanet/runtime.h"
 #include "sadanet/stain.h"
@@ -403,15 +404,12 @@ void run_augment(const AugmentArgs& a) {
   if (!a.json.empty()) {
     // One image per line. W: the two stains' unit OD colours (R, G, B), stain 0 first; "cluster"
     // is the image's cluster within its batch (-1: degenerate).
-    std::ofstream f(a.json);
-    if (!f) {
-      std::cerr << "sadanet augment: cannot write " << a.json << "\n";
-      throw CLI::RuntimeError(1);
-    }
+    std::ostringstream f;
     f << "{\"variant\": " << nlohmann::json(stain::variant_name(variant)).dump() << ", \"k\": " << a.k
       << ", \"seed\": " << a.seed << ", \"size\": " << S << ", \"batch\": " << a.batch << ",\n \"images\": [";
     for (size_t i = 0; i < images.size(); ++i) f << (i ? ",\n  " : "\n  ") << images[i].dump();
     f << "\n]}\n";
+    io::write_file_atomic(a.json, f.str());
   }
   std::cout << "augmented " << good.size() << " images (" << degenerate << " degenerate, "
             << files.size() - good.size() << " unreadable, " << documents << " documents ignored) in " << batches << " batches of " << a.batch

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "sadanet/io/files.h"
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
 
@@ -41,9 +42,7 @@ void run(const EvalArgs& a) {
   }
   if (!a.out.empty()) {
     std::filesystem::create_directories(a.out);
-    std::ofstream j(a.out + "/metrics.json");
-    j << m.to_json() << "\n";
-    if (!j) throw Error("eval: cannot write " + a.out + "/metrics.json");
+    io::write_file_atomic(a.out + "/metrics.json", m.to_json() + "\n");
     eval::save_confusion_png(a.out + "/confusion.png", m, domain + " (" + a.split + ")");
     if (!a.json) std::cout << "wrote " << a.out << "/metrics.json and " << a.out << "/confusion.png\n";
   }

@@ -3,6 +3,7 @@
 // (continuing a run a previous invocation left unfinished, reusing finished ones), evaluates
 // final.safetensors on the target, and writes OUT/results.md, results.csv and runs.csv.
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -10,6 +11,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "sadanet/io/files.h"
+#include "sadanet/train/run_dir.h"
 #include "sadanet/data/dataset.h"
 #include "sadanet/train/protocol.h"
 #include "sadanet/train/trainer.h"
@@ -23,6 +26,7 @@ namespace fs = std::filesystem;
 struct ProtocolArgs {
   std::string data, methods = "erm,sada", out, targets;
   int trials = 3;
+  std::string dir_mode = "700";
   TrainOptions options;
 };
 
@@ -48,11 +52,7 @@ bool read_scores(const std::string& rundir, train::RunScore& s) {
   }
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  if (!f) throw Error("protocol: cannot write " + path);
-}
+void write_file(const std::string& path, const std::string& text) { io::write_file_atomic(path, text); }
 
 void run(ProtocolArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -64,7 +64,9 @@ void run(ProtocolArgs& a) {
   for (const auto& t : targets) ds.domain_index(t);  // throws naming the domains present
   if (ds.domains.size() < 2) throw Error("protocol: leave-one-domain-out needs at least two domains, " + a.data + " has " +
                                          std::to_string(ds.domains.size()));
-  fs::create_directories(a.out);
+  train::create_run_dir(a.out, parse_dir_mode(a.dir_mode));
+  // One protocol per folder: two would train the same runs and interleave results.md.
+  train::RunDirLock lock(a.out, "protocol");
 
   std::vector<train::RunScore> scores;
   bool failed = false;
@@ -92,10 +94,15 @@ void run(ProtocolArgs& a) {
         train::RunOptions ro;
         ro.out = dir;
         ro.resume = true;  // continues an unfinished run; a fresh folder starts from step 0
+        ro.dir_mode = parse_dir_mode(a.dir_mode);
         train::TrainResult r = train::run_training(cfg, ro);
         if (r.status == train::TrainStatus::interrupted) {
           std::cerr << "sadanet protocol: " << r.message << "\n(run the same command again to continue)\n";
-          throw CLI::RuntimeError(130);
+          throw CLI::RuntimeError(128 + (r.signal ? r.signal : SIGINT));
+        }
+        if (r.status == train::TrainStatus::failed) {
+          std::cerr << "sadanet protocol: error: " << r.message << "\n";
+          throw CLI::RuntimeError(1);
         }
         if (r.status == train::TrainStatus::diverged) {
           std::cerr << "sadanet protocol: run failed: " << r.message << "\n";
@@ -133,6 +140,7 @@ void register_protocol(CLI::App& app) {
   cmd->add_option("--trials", a->trials, "Trials per target; trial t uses seed t (default 3)")->check(CLI::Range(1, 1000));
   cmd->add_option("--targets", a->targets, "Comma-separated target domains (default: every domain)");
   cmd->add_option("--out", a->out, "Output folder")->required();
+  cmd->add_option("--dir-mode", a->dir_mode, "Permissions of folders it creates, octal (default 700: private)");
   a->options.add(cmd, /*with_seed=*/false);
   cmd->callback([a] { run(*a); });
 }

@@ -1,14 +1,18 @@
 // `sadanet train`: one leave-one-domain-out training run (ERM or SADA, SWAD over the last stage)
 // into RUNDIR, then the evaluation of final.safetensors on the target domain.
-// Exit codes: 0 done, 130 interrupted (Ctrl-C; continue with --resume), 3 a loss became NaN/Inf,
-// 1 errors (bad data folder, unknown target, unreadable checkpoint, ...).
+// Exit codes: 0 done; 130, 143, 129 interrupted by SIGINT (Ctrl-C), SIGTERM, SIGHUP after writing a
+// checkpoint (continue with --resume); 3 a loss became NaN/Inf; 1 errors (bad data folder, unknown
+// target, unreadable checkpoint, a checkpoint or log that cannot be written, another process on
+// the same RUNDIR, ...); 2 usage errors.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "commands.h"
+#include "sadanet/train/run_dir.h"
 #include "sadanet/train/trainer.h"
+#include <csignal>
 #include "train_options.h"
 
 namespace sadanet::cli {
@@ -16,7 +20,8 @@ namespace {
 
 struct TrainArgs {
   std::string data, target, method = "sada", out;
-  bool resume = false;
+  bool resume = false, allow_nondeterministic = false;
+  std::string dir_mode = "700";
   TrainOptions options;
 };
 
@@ -46,17 +51,27 @@ void run(TrainArgs& a, CLI::App* cmd) {
                  "for testing)\n";
     throw CLI::RuntimeError(2);
   }
+  cfg.validate();  // before RUNDIR exists
   train::RunOptions ro;
   ro.out = a.out;
   ro.resume = a.resume;
+  ro.dir_mode = parse_dir_mode(a.dir_mode);
+  ro.allow_nondeterministic_resume = a.allow_nondeterministic;
+  // The lock covers the evaluation too (test_metrics.json is written into RUNDIR).
+  train::create_run_dir(a.out, ro.dir_mode);
+  train::RunDirLock lock(a.out, "train");
+  ro.take_lock = false;
   train::TrainResult r = train::run_training(cfg, ro);
   switch (r.status) {
     case train::TrainStatus::interrupted:
       std::cerr << "sadanet train: " << r.message << "\n";
-      throw CLI::RuntimeError(130);
+      throw CLI::RuntimeError(128 + (r.signal ? r.signal : SIGINT));
     case train::TrainStatus::diverged:
       std::cerr << "sadanet train: error: " << r.message << "\n";
       throw CLI::RuntimeError(3);
+    case train::TrainStatus::failed:
+      std::cerr << "sadanet train: error: " << r.message << "\n";
+      throw CLI::RuntimeError(1);
     case train::TrainStatus::completed:
       break;
   }
@@ -75,6 +90,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--method", a->method, "sada (default) or erm")->check(CLI::IsMember({"sada", "erm"}));
   cmd->add_option("--out", a->out, "Run folder (RUNDIR)")->required();
   cmd->add_flag("--resume", a->resume, "Continue the run in RUNDIR from its latest checkpoint");
+  cmd->add_flag("--allow-nondeterministic-resume", a->allow_nondeterministic,
+                "Resume even with another --threads or --device than the checkpoint's (not bit-exact)");
+  cmd->add_option("--dir-mode", a->dir_mode, "Permissions of RUNDIR when created, octal (default 700: private)");
   a->options.add(cmd, /*with_seed=*/true);
   cmd->callback([a, cmd] { run(*a, cmd); });
 }

@@ -1,5 +1,7 @@
 #include "train_options.h"
 
+#include "sadanet/io/files.h"
+
 #include <fstream>
 #include <iostream>
 
@@ -101,8 +103,11 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                [](C& c, const int& v) { c.eval_batch = v; })->check(CLI::Range(1, 4096));
   add_opt<int64_t>(cmd, "--log-every", "Log (metrics.jsonl, log lines) every N steps (default 10)",
                    [](C& c, const int64_t& v) { c.log_every = v; })->check(CLI::PositiveNumber);
-  add_opt<int64_t>(cmd, "--ckpt-every", "Checkpoint every N steps (default 100; also at stage ends and on Ctrl-C)",
+  add_opt<int64_t>(cmd, "--ckpt-every",
+                   "Checkpoint every N steps (default 100; also at stage ends and on Ctrl-C, SIGTERM, SIGHUP)",
                    [](C& c, const int64_t& v) { c.ckpt_every = v; })->check(CLI::PositiveNumber);
+  add_opt<double>(cmd, "--ckpt-minutes", "Also checkpoint when this many minutes passed since the last (default 10; 0: off)",
+                  [](C& c, const double& v) { c.ckpt_minutes = v; })->check(CLI::Range(0.0, 1e6));
 }
 
 train::TrainConfig TrainOptions::apply(train::TrainConfig base) const {
@@ -124,11 +129,7 @@ std::pair<double, double> evaluate_run(const std::string& rundir, const train::T
   const std::string split = cfg.target_eval == "all" ? "all" : "test";
   train::EvalReport r = train::evaluate_model_file(rundir + "/final.safetensors", cfg.data, cfg.target, split,
                                                    cfg.eval_batch, cfg.device, cfg.loader_threads);
-  {
-    std::ofstream f(rundir + "/test_metrics.json");
-    f << r.metrics.to_json() << "\n";
-    if (!f) throw Error("cannot write " + rundir + "/test_metrics.json");
-  }
+  io::write_file_atomic(rundir + "/test_metrics.json", r.metrics.to_json() + "\n");
   eval::save_confusion_png(rundir + "/test_confusion.png", r.metrics,
                            std::string(train::method_name(cfg.method)) + " on " + cfg.target);
   if (print) {
@@ -137,6 +138,16 @@ std::pair<double, double> evaluate_run(const std::string& rundir, const train::T
               << r.metrics.table();
   }
   return {r.metrics.f1_micro, r.metrics.f1_macro};
+}
+
+unsigned parse_dir_mode(const std::string& text) {
+  unsigned mode = 0;
+  bool ok = !text.empty() && text.size() <= 4;
+  for (char ch : text) ok = ok && ch >= '0' && ch <= '7';
+  if (ok) mode = static_cast<unsigned>(std::stoul(text, nullptr, 8));
+  if (!ok || mode > 0777) throw Error("--dir-mode: expected an octal mode such as 700 or 750, got '" + text + "'");
+  if ((mode & 0700) != 0700) throw Error("--dir-mode " + text + ": the owner needs rwx (7xx) on the run folder");
+  return mode;
 }
 
 }  // namespace sadanet::cli

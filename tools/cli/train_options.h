@@ -35,4 +35,7 @@ class TrainOptions {
 // RUNDIR/test_confusion.png; returns {f1_micro, f1_macro}.
 std::pair<double, double> evaluate_run(const std::string& rundir, const train::TrainConfig& cfg, bool print);
 
+// "700", "0750", ...: an octal mode of at most 0777; throws sadanet::Error otherwise.
+unsigned parse_dir_mode(const std::string& text);
+
 }  // namespace sadanet::cli

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "sadanet/io/safetensors.h"
 #include "sadanet/train/config.h"
@@ -30,9 +31,12 @@ std::string previous_checkpoint_path(const std::string& rundir);
 // The checkpoint to resume from: latest, else next (a save interrupted between its renames),
 // else prev; "" when there is none.
 std::string find_checkpoint(const std::string& rundir);
+// Every checkpoint file present, in the order resume tries them (latest, next, prev).
+std::vector<std::string> checkpoint_candidates(const std::string& rundir);
 
-// Called with the path about to be written, before any byte is; throwing from it makes the save
-// fail as a full disk would (tests). Pass {} to remove.
+// Called with the path about to be written (checkpoints, model files, and each append to the
+// run's metrics.jsonl / val.jsonl), before any byte is; throwing from it makes the write fail as
+// a full disk would (tests). Pass {} to remove.
 using CheckpointWriteHook = std::function<void(const std::string& path)>;
 void set_checkpoint_write_hook(CheckpointWriteHook hook);
 

@@ -48,6 +48,10 @@ struct SwadConfig {
   bool early_stop = true;   // end the averaged stage when the valley is dead (as the reference)
 };
 
+// The position of the first byte of `s` that is not part of well-formed UTF-8, or npos. Paths
+// and names go into JSON (config.json, checkpoint metadata), which holds only UTF-8.
+size_t invalid_utf8_at(const std::string& s);
+
 struct TrainConfig {
   // data
   std::string data;         // <root>/<domain>/<class>/<image>
@@ -87,13 +91,14 @@ struct TrainConfig {
   int eval_batch = 64;
   int64_t log_every = 10;
   int64_t ckpt_every = 100;
+  double ckpt_minutes = 10;  // also checkpoint when this much wall time passed since the last; 0: off
 
   // ERM's step count (steps_erm or steps1 + steps2).
   int64_t erm_steps() const { return steps_erm > 0 ? steps_erm : steps1 + steps2; }
   // Throws sadanet::Error naming the field, what was expected and what came.
   void validate() const;
   // Keys whose values differ and that change the result (everything but device, threads,
-  // loader_threads, cache, eval_batch, log_every, ckpt_every and the data path): a resumed run
+  // loader_threads, cache, eval_batch, log_every, ckpt_every, ckpt_minutes and the data path): a resumed run
   // must agree on them.
   std::vector<std::string> identity_diff(const TrainConfig& other) const;
 };

@@ -11,12 +11,25 @@
 //   final.safetensors         the SWAD average (last.safetensors' weights when SWAD is off)
 //
 // Failure handling:
+//  - RUNDIR is created with mode 0700 (RunOptions::dir_mode) and locked (flock on
+//    RUNDIR/.sadanet.lock) for the whole run: a second process on the same folder fails at once,
+//    naming the holder's pid. Symbolic links under the names above are refused; temporaries a
+//    killed process left are removed;
 //  - a loss term that is NaN or Inf stops the run before its backward pass; nothing is written
 //    for that step, the last good checkpoint stays, and the result says which step and term;
-//  - a checkpoint that cannot be written (disk full, unwritable folder) is reported and training
-//    goes on; ckpt-latest keeps the previous one;
-//  - SIGINT (or request_stop()) finishes the current step, writes a checkpoint, and returns
-//    TrainStatus::interrupted (`sadanet train` exits 130); a second SIGINT kills the process.
+//  - a checkpoint that cannot be written (disk full, unwritable folder) is retried once after
+//    removing the run's own temporaries; if that fails too the run stops (TrainStatus::failed,
+//    `sadanet train` exits 1) with ckpt-latest still the last good checkpoint. A failed append to
+//    metrics.jsonl / val.jsonl, or a data loader that gives up (too many unreadable images), first
+//    writes a checkpoint of the last completed step, then stops the same way;
+//  - checkpoints are written every ckpt_every steps, every ckpt_minutes minutes, at the end of
+//    each stage and when stopped;
+//  - --resume takes ckpt-latest, or, when that is torn or fails its checksum, ckpt-next or
+//    ckpt-prev, saying which and why; it refuses another compute-thread count or device than the
+//    checkpoint's (bit-exactness depends on them) unless allow_nondeterministic_resume;
+//  - SIGINT, SIGTERM and SIGHUP (or request_stop()) finish the current step, write a checkpoint,
+//    and return TrainStatus::interrupted with the signal (`sadanet train` exits 128 + signal:
+//    130, 143, 129); a second signal kills the process. Ignored signals (nohup) stay ignored.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -46,15 +59,20 @@ struct RunOptions {
   bool resume = false;        // continue from RUNDIR's checkpoint (a fresh start when it has none)
   std::ostream* log = nullptr;  // messages and progress; nullptr: std::cerr
   int progress_bar = -1;      // 1: \r bar, 0: log lines; -1: bar when logging to a terminal's stderr
-  bool handle_sigint = true;  // install the SIGINT handler for the run
+  bool handle_signals = true;  // install the SIGINT/SIGTERM/SIGHUP handlers for the run
+  bool take_lock = true;       // false: the caller holds a RunDirLock on `out` (see run_dir.h)
+  unsigned dir_mode = 0700;    // mode of RUNDIR when this run creates it
+  bool allow_nondeterministic_resume = false;  // resume with another thread count or device
   TrainHooks hooks;
 };
 
-enum class TrainStatus { completed, interrupted, diverged };
+// failed: a file of the run could not be written or the data could not be read (see message).
+enum class TrainStatus { completed, interrupted, diverged, failed };
 
 struct TrainResult {
   TrainStatus status = TrainStatus::completed;
   std::string message;                 // diverged: which step and term; interrupted: where it stopped
+  int signal = 0;                      // interrupted by this signal (0: request_stop)
   std::string rundir, final_path, last_path, checkpoint;
   TrainConfig config;                  // the one used (the saved one when resuming)
   std::vector<std::string> classes;
@@ -62,12 +80,13 @@ struct TrainResult {
   int64_t steps_run = 0;
   double seconds = 0;
   std::string swad_note;
-  std::vector<std::string> checkpoint_errors;
+  std::vector<std::string> checkpoint_errors;  // failed checkpoint writes (a retry may have succeeded)
+  std::vector<std::string> warnings;           // resume fallbacks, removed temporaries, ...
 };
 
 TrainResult run_training(const TrainConfig& cfg, const RunOptions& opts);
 
-// What SIGINT does: the loop writes a checkpoint at the end of the current step and returns.
+// What SIGINT/SIGTERM/SIGHUP do: the loop writes a checkpoint at the end of the current step and returns.
 void request_stop();
 bool stop_requested();
 

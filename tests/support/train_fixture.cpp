@@ -1,0 +1,7 @@
+#include "train_fixture.h"
+
+namespace sadanet::test {
+
+ScratchDir* TrainRun::data_ = nullptr;
+
+}  // namespace sadanet::test
