@@ -105,8 +105,12 @@ LoadedFile load_checkpoint_file(const std::string& path) {
   f.format = get("format");
   SADANET_CHECK(f.format == kCheckpointFormat || f.format == kModelFormat, path, ": unknown format '", f.format,
                 "' (expected ", kCheckpointFormat, " or ", kModelFormat, ")");
-  SADANET_CHECK(get("version") == kCheckpointVersion, path, ": format version ", get("version"),
-                ", this build reads version ", kCheckpointVersion);
+  const std::string& version = get("version");
+  SADANET_CHECK(version == kCheckpointVersion || (version == "1" && f.format == kModelFormat), path,
+                ": format version ", version, ", this build reads version ", kCheckpointVersion,
+                f.format == kCheckpointFormat && version == "1"
+                    ? " (a version-1 checkpoint kept one optimizer per stage; it cannot be resumed: start the run again)"
+                    : "");
   f.config = config_from_json(get("config"));
   try {
     f.classes = nlohmann::json::parse(get("classes")).get<std::vector<std::string>>();

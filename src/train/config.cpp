@@ -74,6 +74,7 @@ json to_j(const TrainConfig& c) {
   j["lr"] = c.lr;
   j["bn"] = batch_norm_mode_name(c.bn);
   j["stage2"] = stage2_name(c.stage2);
+  j["stage2_optimizer"] = c.stage2_fresh_optimizer ? "fresh" : "carry";
   j["beta"] = c.beta;
   j["tau"] = c.tau;
   j["k"] = c.k;
@@ -91,7 +92,8 @@ json to_j(const TrainConfig& c) {
                    {"n_tolerance", c.swad.n_tolerance},
                    {"tolerance_ratio", c.swad.tolerance_ratio},
                    {"bn_steps", c.swad.bn_steps},
-                   {"early_stop", c.swad.early_stop}};
+                   {"early_stop", c.swad.early_stop},
+                   {"min_share", c.swad.min_share}};
   j["device"] = c.device;
   j["seed"] = c.seed;
   j["threads"] = c.threads;
@@ -176,7 +178,9 @@ void TrainConfig::validate() const {
                 batch_norm_mode_name(bn));
   SADANET_CHECK(beta >= 0, "config: expected beta >= 0, got ", beta);
   SADANET_CHECK(tau > 0, "config: expected tau > 0, got ", tau);
-  SADANET_CHECK(k >= 2 && k <= 16, "config: expected k (stain clusters) in 2..16, got ", k);
+  SADANET_CHECK(k == 0 || (k >= 2 && k <= 16), "config: expected k (stain clusters) in 2..16, or 0 (auto), got ", k);
+  SADANET_CHECK(swad.min_share >= 0 && swad.min_share <= 1, "config: expected swad.min_share in [0, 1], got ",
+                swad.min_share);
   positive("la_hidden", la_hidden);
   positive("la_out", la_out);
   positive("proj_dim", proj_dim);
@@ -251,6 +255,10 @@ TrainConfig config_from_json(const std::string& text) {
   get(j, "lr", c.lr);
   if (s.clear(), get(j, "bn", s), !s.empty()) c.bn = bn_from_name(s);
   if (s.clear(), get(j, "stage2", s), !s.empty()) c.stage2 = stage2_from_name(s);
+  if (s.clear(), get(j, "stage2_optimizer", s), !s.empty()) {
+    SADANET_CHECK(s == "carry" || s == "fresh", "config: stage2_optimizer: expected carry or fresh, got '", s, "'");
+    c.stage2_fresh_optimizer = s == "fresh";
+  }
   get(j, "beta", c.beta);
   get(j, "tau", c.tau);
   get(j, "k", c.k);
@@ -271,6 +279,7 @@ TrainConfig config_from_json(const std::string& text) {
     get(w, "tolerance_ratio", c.swad.tolerance_ratio);
     get(w, "bn_steps", c.swad.bn_steps);
     get(w, "early_stop", c.swad.early_stop);
+    get(w, "min_share", c.swad.min_share);
   }
   get(j, "device", c.device);
   get(j, "seed", c.seed);

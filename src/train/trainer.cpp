@@ -91,9 +91,15 @@ class Trainer {
   bool run_stage();  // false: the run stops (interrupted or diverged)
   void finish();
   const StageSpec& stage() const { return stages_[stage_idx_]; }
+  // The reference's early stop, held back while the average is too short to be shipped (it
+  // would be replaced by the last model, so training on is the better use of the steps).
   bool valley_closed() const {
-    return swad_ && cfg_.swad.early_stop && swad_->valley().dead_valley();
+    return swad_ && cfg_.swad.early_stop && swad_->valley().dead_valley() && long_enough(swad_->valley().averaged_steps());
   }
+  bool long_enough(int64_t averaged) const {
+    return static_cast<double>(averaged) >= cfg_.swad.min_share * static_cast<double>(stage().steps);
+  }
+  std::vector<Tensor> all_trainable() const;
   std::map<std::string, std::string> metadata(const std::string& format) const {
     return base_metadata(format, cfg_, classes_, split_.split_hash);
   }
@@ -259,6 +265,14 @@ void Trainer::apply_mode() {
     if (head) head->train(s.contrastive);
 }
 
+std::vector<Tensor> Trainer::all_trainable() const {
+  std::vector<Tensor> all = net_.backbone->parameters();
+  for (auto* head : {static_cast<nn::Module*>(net_.la.get()), static_cast<nn::Module*>(net_.projector.get())})
+    if (head)
+      for (auto& t : head->parameters()) all.push_back(t);
+  return all;
+}
+
 void Trainer::enter_stage(size_t idx) {
   stage_idx_ = idx;
   step_ = 0;
@@ -280,9 +294,14 @@ void Trainer::enter_stage(size_t idx) {
     if (net_.la) net_.la->set_requires_grad(false);
     if (net_.projector) net_.projector->set_requires_grad(false);
   }
-  optim::AdamOptions ao;
-  ao.lr = cfg_.lr;
-  opt_ = std::make_unique<optim::Adam>(params, ao);
+  // One Adam over every parameter for the whole run, as the authors' code: parameters without a
+  // gradient in a stage are left alone (zero_grad drops gradients), and stage 2 continues with
+  // the moments of stage 1 instead of a fresh start's sign-like full-size steps.
+  if (!opt_ || (idx > 0 && cfg_.stage2_fresh_optimizer)) {
+    optim::AdamOptions ao;
+    ao.lr = cfg_.lr;
+    opt_ = std::make_unique<optim::Adam>(all_trainable(), ao);
+  }
   swad_.reset();
   swad_params_.clear();
   if (s.averaged && cfg_.swad.enabled) {
@@ -495,6 +514,12 @@ void Trainer::finish() {
   std::string note = "SWAD off: final.safetensors = last.safetensors";
   if (swad_) {
     std::optional<AveragedWeights> w = swad_->valley().final_weights(&note);
+    if (w && !long_enough(w->end_step - w->start_step + 1)) {
+      note += detail::concat("; that is ", w->end_step - w->start_step + 1, " of the stage's ", stage().steps,
+                             " steps, under the ", cfg_.swad.min_share * 100,
+                             "% minimum (--swad-min-share): final.safetensors = the last model");
+      w.reset();
+    }
     if (w) {
       NoGradGuard ng;
       for (size_t i = 0; i < swad_params_.size(); ++i) swad_params_[i].copy_(w->params[i]);
@@ -548,7 +573,10 @@ TrainResult Trainer::run() {
   net_ = build_networks(cfg_, static_cast<int64_t>(classes_.size()));
   if (!cfg_.weights.empty() && !ckpt) log_->message("weights: " + load_pretrained_backbone(*net_.backbone, cfg_.weights));
   aug_opts_ = stain::StainAugmentOptions::for_variant(cfg_.stain);
-  aug_opts_.k = cfg_.k;
+  aug_opts_.k = cfg_.k > 0 ? cfg_.k : std::max<int>(2, static_cast<int>(split_.source_domains.size()));
+  if (cfg_.method == Method::sada)
+    log_->message("stain clusters: k = " + std::to_string(aug_opts_.k) +
+                  (cfg_.k > 0 ? "" : " (auto: one per source domain)"));
   aug_gen_.manual_seed(cfg_.seed + 0x5ADA);  // the augmentation's own stream, apart from init and loader
 
   size_t start_stage = 0;

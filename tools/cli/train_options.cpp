@@ -56,8 +56,10 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                   [](C& c, const double& v) { c.beta = v; })->check(CLI::NonNegativeNumber);
   add_opt<double>(cmd, "--tau", "Contrastive temperature (default 0.1)", [](C& c, const double& v) { c.tau = v; })
       ->check(CLI::PositiveNumber);
-  add_opt<int>(cmd, "--k", "Stain clusters: k-1 re-stained views per image (default 3)",
-               [](C& c, const int& v) { c.k = v; })->check(CLI::Range(2, 16));
+  add_opt<std::string>(cmd, "--k",
+                       "Stain clusters: k-1 re-stained views per image; auto (default): the number of source domains",
+                       [](C& c, const std::string& v) { c.k = v == "auto" ? 0 : std::stoi(v); })
+      ->check(CLI::IsMember({"auto"}) | CLI::Range(2, 16));
   add_opt<std::string>(cmd, "--anchor", "Contrastive anchors: view_mean (paper) or each_sample (SupCon)",
                        [](C& c, const std::string& v) { c.anchor = train::anchor_from_name(v); })
       ->check(CLI::IsMember({"view_mean", "each_sample", "view-mean", "each-sample"}));
@@ -89,9 +91,16 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                    [](C& c, const int64_t& v) { c.swad.bn_steps = v; })->check(CLI::NonNegativeNumber);
   add_opt<bool>(cmd, "--swad-early-stop", "Stop the stage when the loss valley ends (true/false, default true)",
                 [](C& c, const bool& v) { c.swad.early_stop = v; });
+  add_opt<double>(cmd, "--swad-min-share",
+                  "Ship the SWAD average only if it spans this share of the stage, else the last model (default 0.2)",
+                  [](C& c, const double& v) { c.swad.min_share = v; })->check(CLI::Range(0.0, 1.0));
+  add_opt<std::string>(cmd, "--stage2-optimizer",
+                       "carry (default: one Adam state across both stages, as the authors) or fresh",
+                       [](C& c, const std::string& v) { c.stage2_fresh_optimizer = v == "fresh"; })
+      ->check(CLI::IsMember({"carry", "fresh"}));
   add_opt<std::string>(cmd, "--weights", "ImageNet ResNet-50 weights (safetensors or .pth; fc dropped)",
                        [](C& c, const std::string& v) { c.weights = v; })->check(CLI::ExistingFile);
-  add_opt<std::string>(cmd, "--target-eval", "Target images evaluated: test (its test part, default) or all",
+  add_opt<std::string>(cmd, "--target-eval", "Target images evaluated: all (default; never trained on) or test (its 20%)",
                        [](C& c, const std::string& v) { c.target_eval = v; })->check(CLI::IsMember({"test", "all"}));
   add_opt<int>(cmd, "--threads", "CPU compute threads (default: all)", [](C& c, const int& v) { c.threads = v; })
       ->check(CLI::Range(0, 1024));

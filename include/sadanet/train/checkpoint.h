@@ -24,7 +24,9 @@ namespace sadanet::train {
 
 inline constexpr const char* kCheckpointFormat = "sadanet-checkpoint";
 inline constexpr const char* kModelFormat = "sadanet-model";
-inline constexpr const char* kCheckpointVersion = "1";
+// 2: one optimizer over every parameter (2026-12); version-1 checkpoints held one per stage and
+// cannot be resumed, version-1 model files still load.
+inline constexpr const char* kCheckpointVersion = "2";
 
 std::string checkpoint_path(const std::string& rundir);  // RUNDIR/ckpt-latest.safetensors
 std::string previous_checkpoint_path(const std::string& rundir);

@@ -46,6 +46,10 @@ struct SwadConfig {
   double tolerance_ratio = 0.3;
   int64_t bn_steps = 500;   // batches that re-estimate BN statistics of the averaged model (0: none)
   bool early_stop = true;   // end the averaged stage when the valley is dead (as the reference)
+  // The shipped average must span at least this share of the stage's steps; a shorter one (a
+  // valley found and lost in the first few evaluations) gives the last model instead, and the
+  // early stop waits until the average is long enough to be shipped.
+  double min_share = 0.2;
 };
 
 // The position of the first byte of `s` that is not part of well-formed UTF-8, or npos. Paths
@@ -56,7 +60,9 @@ struct TrainConfig {
   // data
   std::string data;         // <root>/<domain>/<class>/<image>
   std::string target;       // held-out domain
-  std::string target_eval = "test";  // "test": the target's test part; "all": every target image
+  // "all" (default): every target image (a left-out domain is never trained on); "test": only
+  // its 20% test part, as sadanet did before 2026-12 (2.5x wider confidence intervals).
+  std::string target_eval = "all";
   // model and method
   Method method = Method::sada;
   Arch arch = Arch::resnet50;
@@ -71,10 +77,14 @@ struct TrainConfig {
   double lr = 5e-5;         // Adam, both stages
   BatchNormMode bn = BatchNormMode::train;  // train or frozen
   Stage2 stage2 = Stage2::classifier;
+  // false (default): one Adam state across both SADA stages, as the authors' code; true: stage 2
+  // starts a fresh Adam (sadanet before 2026-12), whose first full-size steps wreck the stage-1
+  // features under --stage2 full.
+  bool stage2_fresh_optimizer = false;
   // SADA
   double beta = 0.1;        // weight of the local-alignment loss
   double tau = 0.1;         // contrastive temperature
-  int k = 3;                // stain clusters: k-1 re-stained views per image
+  int k = 0;                // stain clusters: k-1 re-stained views; 0 (auto): the source domains (>= 2)
   sada::ContrastiveAnchor anchor = sada::ContrastiveAnchor::view_mean;
   stain::StainVariant stain = stain::StainVariant::paper;
   bool la_image_mean = false;  // LA loss: false = sum over originals (paper), true = mean

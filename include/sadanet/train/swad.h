@@ -80,6 +80,8 @@ class LossValley {
 
   bool converged() const { return converge_step_.has_value(); }
   bool dead_valley() const { return dead_; }
+  // Steps the average holds so far (last - first + 1; 0 before convergence). Final once dead.
+  int64_t averaged_steps() const { return final_ ? final_->end_step - final_->start_step + 1 : 0; }
   std::optional<int64_t> converge_step() const { return converge_step_; }
   double threshold() const { return threshold_; }
   // What happened at the last update_and_evaluate ("converged at step 300, threshold 0.61", ...).
