@@ -6,6 +6,8 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "data_fixtures.h"
@@ -104,4 +106,35 @@ TEST(Synth, DomainsDifferInMeanColourAndClassesInLook) {
     EXPECT_LT(darkest[d][2], darkest[d][3]) << "domain " << d;
     EXPECT_LT(darkest[d][0], darkest[d][3]) << "domain " << d;
   }
+}
+
+TEST(Synth, ImbalancedSetsFollowTheRealLabsProfileAndAreSubsetsOfTheBalancedOne) {
+  // Shares of the largest class (neutrophil), per domain profile, at least 2 images.
+  EXPECT_EQ(data::synth_class_counts(1, 40, false), (std::vector<int>{2, 18, 8, 4, 40}));
+  EXPECT_EQ(data::synth_class_counts(5, 40, false), data::synth_class_counts(1, 40, false));  // profiles repeat
+  EXPECT_EQ(data::synth_class_counts(0, 40, true), std::vector<int>(5, 40));
+  EXPECT_EQ(data::synth_class_counts(2, 1, false), std::vector<int>(5, 1));
+  test::ScratchDir bal, imb;
+  data::SynthOptions o;
+  o.domains = 2;
+  o.per_class = 10;
+  o.size = 32;
+  o.threads = 2;
+  data::write_synth_dataset(bal.path(), o);
+  o.balanced = false;
+  data::SynthSummary s = data::write_synth_dataset(imb.path(), o);
+  int64_t expected = 0;
+  for (int d = 0; d < 2; ++d)
+    for (int c : data::synth_class_counts(d, 10, false)) expected += c;
+  EXPECT_EQ(s.images, expected);
+  int64_t files = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(imb.path())) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    const std::string rel = std::filesystem::relative(e.path(), imb.path()).string();
+    std::ifstream a(e.path(), std::ios::binary), b(bal.path() + "/" + rel, std::ios::binary);
+    ASSERT_TRUE(b.good()) << rel;
+    EXPECT_TRUE(std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b), {})) << rel;
+  }
+  EXPECT_EQ(files, expected);
 }

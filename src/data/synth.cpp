@@ -483,6 +483,21 @@ Image synth_cell(const SynthDomain& dom, int label, int size, uint64_t seed) {
   return img;
 }
 
+std::vector<int> synth_class_counts(int index, int per_class, bool balanced) {
+  SADANET_CHECK(index >= 0 && per_class >= 1, "synth_class_counts: expected index >= 0 and per_class >= 1, got ", index,
+                ", ", per_class);
+  if (balanced) return std::vector<int>(default_classes().size(), per_class);
+  // basophil, eosinophil, lymphocyte, monocyte, neutrophil
+  static constexpr float kProfiles[4][5] = {{0.40f, 0.90f, 0.40f, 0.45f, 1.0f},
+                                            {0.05f, 0.45f, 0.20f, 0.10f, 1.0f},
+                                            {0.05f, 0.15f, 0.30f, 0.30f, 1.0f},
+                                            {0.10f, 0.25f, 0.60f, 0.20f, 1.0f}};
+  std::vector<int> counts;
+  for (float share : kProfiles[index % 4])
+    counts.push_back(std::max(std::min(2, per_class), static_cast<int>(std::lround(share * per_class))));
+  return counts;
+}
+
 SynthSummary write_synth_dataset(const std::string& out, const SynthOptions& opts) {
   SADANET_CHECK(opts.domains >= 1 && opts.domains <= 26, "synth: expected 1 to 26 domains, got ", opts.domains);
   SADANET_CHECK(opts.per_class >= 1 && opts.per_class <= 100000, "synth: expected 1 to 100000 images per class, got ",
@@ -503,8 +518,18 @@ SynthSummary write_synth_dataset(const std::string& out, const SynthOptions& opt
                     ec.message());
     }
   }
-  const int64_t per_domain = static_cast<int64_t>(classes.size()) * opts.per_class;
-  const int64_t total = per_domain * opts.domains;
+  // Every (domain, class, index) to write, in order; the index keeps the file name and the image
+  // seed of the balanced set, so an imbalanced set is a subset of the balanced one.
+  struct Job {
+    int domain, label, index;
+  };
+  std::vector<Job> jobs;
+  for (int d = 0; d < opts.domains; ++d) {
+    const std::vector<int> counts = synth_class_counts(d, opts.per_class, opts.balanced);
+    for (int label = 0; label < static_cast<int>(classes.size()); ++label)
+      for (int index = 0; index < counts[label]; ++index) jobs.push_back({d, label, index});
+  }
+  const int64_t total = static_cast<int64_t>(jobs.size());
   int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = static_cast<int>(std::min<int64_t>(threads, total));
   std::atomic<int64_t> next{0};
@@ -513,9 +538,7 @@ SynthSummary write_synth_dataset(const std::string& out, const SynthOptions& opt
   std::mutex err_mu;
   auto work = [&] {
     for (int64_t k = next++; k < total && !failed; k = next++) {
-      const int d = static_cast<int>(k / per_domain);
-      const int label = static_cast<int>((k % per_domain) / opts.per_class);
-      const int index = static_cast<int>(k % opts.per_class);
+      const auto [d, label, index] = jobs[static_cast<size_t>(k)];
       try {
         const uint64_t s = mix(mix(mix(opts.seed, static_cast<uint64_t>(d) + 1), static_cast<uint64_t>(label) + 11),
                                static_cast<uint64_t>(index) + 101);

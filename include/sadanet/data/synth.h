@@ -45,9 +45,22 @@ SynthDomain synth_domain(int index, uint64_t seed);
 // One size x size cell of class `label` (an index into default_classes()) from image seed `seed`.
 Image synth_cell(const SynthDomain& domain, int label, int size, uint64_t seed);
 
+// Images of each class (default_classes() order) in domain `index`: per_class each when balanced;
+// otherwise per_class for the most frequent class (neutrophil) and fewer for the others, by a
+// fixed profile per domain that copies the shape of the real labs in ../shared/data/wbc (where one
+// domain has 3 basophils beside 207 neutrophils), at least 2 per class:
+//   domain  basophil eosinophil lymphocyte monocyte neutrophil   (shares of per_class)
+//   0        0.40     0.90       0.40       0.45     1            (like acevedo20)
+//   1        0.05     0.45       0.20       0.10     1            (like bccd)
+//   2        0.05     0.15       0.30       0.30     1            (like zheng18)
+//   3        0.10     0.25       0.60       0.20     1
+//   4, ...   the profiles above in turn
+std::vector<int> synth_class_counts(int index, int per_class, bool balanced);
+
 struct SynthOptions {
   int domains = 3;     // 1..26
-  int per_class = 40;  // images per class and domain
+  int per_class = 40;  // images per class and domain (balanced), or of the largest class
+  bool balanced = true;  // false: classes as imbalanced as real labs' (synth_class_counts)
   int size = 96;       // 32..1024
   uint64_t seed = 0;
   int threads = 0;     // 0: the hardware's
