@@ -277,3 +277,24 @@ TEST_F(RunHygiene, APathThatIsNotUtf8IsRefusedBeforeAnythingIsWritten) {
   EXPECT_EQ(invalid_utf8_at("a\xc3"), 1u);
   EXPECT_EQ(invalid_utf8_at("\xff"), 0u);
 }
+
+TEST_F(RunHygiene, TheProgressBarFitsAnEightyColumnTerminal) {
+  TrainConfig c = tiny(Method::sada);  // stage 1 has three loss terms: the longest line
+  c.steps1 = 3;
+  c.steps2 = 1;
+  c.swad.enabled = false;
+  RunOptions o = quiet(run_ / "bar");
+  o.progress_bar = 1;
+  ASSERT_EQ(run_training(c, o).status, TrainStatus::completed);
+  const std::string out = log_.str();
+  int bars = 0;
+  for (size_t at = out.find('\r'); at != std::string::npos; at = out.find('\r', at + 1)) {
+    const size_t end = out.find_first_of("\r\n", at + 1);
+    std::string line = out.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+    const size_t erase = line.find("\x1b[K");
+    ASSERT_NE(erase, std::string::npos) << line;
+    EXPECT_LE(erase, 79u) << line;
+    ++bars;
+  }
+  EXPECT_GE(bars, 4);
+}

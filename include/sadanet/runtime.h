@@ -18,6 +18,10 @@ std::vector<std::string> cuda_device_names();
 // Why no GPU can be used, or "" when cuda_device_count() > 0: "not built", "no CUDA device", or
 // the CUDA runtime's error (a driver too old for the runtime is the usual one on a GPU machine).
 std::string cuda_unavailable_reason();
+// Parses `device` and checks that it can be used here; otherwise throws sadanet::Error
+// "<who>: --device cuda: <why>; use --device cpu" (no CUDA backend, no GPU, an index past the
+// last GPU), before any work starts. Returns the parsed device's string ("cpu", "cuda:0").
+std::string require_device(const std::string& device, const std::string& who);
 // The CUDA caching allocator's bytes on a device: in live tensors (rounded to its size classes),
 // held from cudaMalloc (live or cached), and the highest live count since start or the last reset.
 // All zero when CUDA is not built.

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/cuda_hooks.h"
+#include "sadanet/device.h"
 #include "sadanet/error.h"
 
 #ifndef SADANET_VERSION
@@ -111,5 +112,15 @@ std::string cuda_unavailable_reason() {
   return "the CUDA backend is not built into this library (configure with -DSADANET_CUDA=ON where nvcc is installed)";
 }
 #endif
+
+std::string require_device(const std::string& device, const std::string& who) {
+  const Device d = Device::parse(device);
+  if (d.is_cpu()) return d.str();
+  const int n = cuda_device_count();
+  if (n == 0) throw Error(who + ": --device " + device + ": " + cuda_unavailable_reason() + "; use --device cpu");
+  if (d.index >= n)
+    throw Error(detail::concat(who, ": --device ", device, ": this machine has ", n, " GPU(s), cuda:0 to cuda:", n - 1));
+  return d.str();
+}
 
 }  // namespace sadanet

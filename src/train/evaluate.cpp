@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "sadanet/runtime.h"
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/model.h"
 
@@ -64,7 +65,7 @@ EvalReport evaluate_model_file(const std::string& model_path, const std::string&
   LoadedFile f = load_checkpoint_file(model_path);
   TrainConfig cfg = f.config;
   if (!device.empty()) cfg.device = device;
-  const Device dev = Device::parse(cfg.device);
+  const Device dev = Device::parse(require_device(cfg.device, "eval"));
 
   data::ScanOptions so;
   so.classes = f.classes;

@@ -100,7 +100,7 @@ ProtocolTables summarize_protocol(const std::vector<RunScore>& runs, const std::
         << num(sma.std) << "\n";
   }
   md << "\nF1 in percent, mean ± sample std over trials (seed = trial). F1-macro averages over the classes present "
-        "in each target's test part.\n";
+        "among each target's evaluated images (all of them by default, its test part with --target-eval test).\n";
   t.markdown = md.str();
   t.csv = csv.str();
   t.runs_csv = raw.str();

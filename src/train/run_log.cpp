@@ -127,13 +127,18 @@ void RunLog::draw(const StepRecord& r, bool line) {
     out_ << os.str() << std::endl;
     return;
   }
-  const int width = 20;
+  // One line that fits an 80-column terminal (a longer one wraps and every redraw adds a line):
+  // the total loss only (the log lines and metrics.jsonl have every term), cut at 79 columns,
+  // then "erase to the end of the line" instead of padding.
+  const int width = 12;
   const int filled = r.total > 0 ? static_cast<int>(width * r.step / r.total) : width;
-  os << "\r[" << r.stage << "] " << std::string(filled, '#') << std::string(width - filled, '.') << " " << r.step << "/"
+  os << "[" << r.stage << "] " << std::string(filled, '#') << std::string(width - filled, '.') << " " << r.step << "/"
      << r.total;
-  for (const auto& [name, v] : r.terms) os << "  " << name << " " << v;
-  os << std::setprecision(1) << "  " << ips << " img/s  ETA " << eta(remaining) << "   ";
-  out_ << os.str() << std::flush;
+  if (!r.terms.empty()) os << " loss " << r.terms.front().second;
+  os << std::setprecision(1) << " " << ips << " img/s ETA " << eta(remaining);
+  std::string text = os.str();
+  if (text.size() > 79) text.resize(79);
+  out_ << "\r" << text << "\x1b[K" << std::flush;
   bar_open_ = true;
 }
 

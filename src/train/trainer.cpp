@@ -548,6 +548,7 @@ void Trainer::finish() {
 TrainResult Trainer::run() {
   const auto t_start = Clock::now();
   cfg_.validate();  // before the run folder exists: a typo must not leave an empty folder behind
+  require_device(cfg_.device, "train");
   prepare_rundir();
   std::optional<LoadedFile> ckpt = load_resume_checkpoint();
   cfg_.validate();

@@ -443,7 +443,7 @@ void register_augment(CLI::App& app) {
   cmd->add_option("--size", a->size, "Images are resized to size x size (bilinear)")->check(CLI::Range(8, 2048))->capture_default_str();
   cmd->add_option("--thumb", a->thumb, "Side of each image on the sheets, in pixels")->check(CLI::Range(16, 1024))->capture_default_str();
   cmd->add_option("--columns", a->columns, "Cards per row on the sheets (0: a near-square sheet)")->check(CLI::Range(0, 64))->capture_default_str();
-  cmd->add_option("--max-images", a->max_images, "Use at most this many images (0: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-images", a->max_images, "Use at most this many images (0: all)")->check(non_negative());
   cmd->add_flag("--shuffle", a->shuffle, "Shuffle the images (with --seed) before batching, so that batches mix folders");
   cmd->add_flag("--no-sheets", a->no_sheets, "Skip the sheets (statistics and --json only)");
   cmd->callback([a] { run_augment(*a); });

@@ -21,7 +21,7 @@ struct BenchArgs {
 };
 
 void run_bench(const BenchArgs& a) {
-  Device dev = Device::parse(a.device);
+  Device dev = Device::parse(require_device(a.device, "bench"));
   if (a.threads > 0) set_num_threads(a.threads);
   auto model = models::resnet50(a.classes, /*seed=*/0);
   model->to(dev);

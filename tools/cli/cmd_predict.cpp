@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "sadanet/runtime.h"
 #include "sadanet/data/image.h"
 #include "sadanet/io/weights.h"
 #include "sadanet/models/resnet.h"
@@ -29,7 +30,7 @@ int64_t classes_in(const std::string& path) {
 }
 
 void run_predict(const PredictArgs& a) {
-  Device dev = Device::parse(a.device);
+  Device dev = Device::parse(require_device(a.device, "predict"));
   const int64_t classes = a.num_classes > 0 ? a.num_classes : classes_in(a.weights);
   auto model = models::resnet50(classes);
   std::string msg = train::load_pretrained_backbone(*model, a.weights);

@@ -249,7 +249,7 @@ void register_selfcheck(CLI::App& app) {
   auto seed = std::make_shared<uint64_t>(1);
   auto threads = std::make_shared<int>(0);
   cmd->add_option("--seed", *seed, "Seed of the random inputs")->capture_default_str();
-  cmd->add_option("--threads", *threads, "CPU threads (0 = OpenMP's default)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", *threads, "CPU threads (0 = OpenMP's default)")->check(non_negative());
   cmd->callback([seed, threads] {
     if (int rc = run_selfcheck(*seed, *threads)) throw CLI::RuntimeError(rc);
   });

@@ -29,7 +29,7 @@ void register_synth(CLI::App& app) {
   cmd->add_flag("--balanced", opts->balanced,
                 "Every class per-class times in every domain (default: imbalanced like real labs, see synth.h)");
   cmd->add_option("--seed", opts->seed, "Seed: the same seed writes the same files")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "Writer threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", opts->threads, "Writer threads (0 = all cores)")->check(non_negative());
   cmd->callback([opts, out] {
     const auto t0 = std::chrono::steady_clock::now();
     data::SynthSummary s = data::write_synth_dataset(*out, *opts);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "sadanet/runtime.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/train/trainer.h"
 #include <csignal>
@@ -52,6 +53,7 @@ void run(TrainArgs& a, CLI::App* cmd) {
     throw CLI::RuntimeError(2);
   }
   cfg.validate();  // before RUNDIR exists
+  require_device(cfg.device, "train");
   train::RunOptions ro;
   ro.out = a.out;
   ro.resume = a.resume;

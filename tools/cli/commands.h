@@ -6,8 +6,30 @@
 // exceptions that escape are printed by main() and exit with 1.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace sadanet::cli {
+
+// Number checks whose messages say what was expected ("expected a number >= 0, got -5");
+// CLI11's own NonNegativeNumber/PositiveNumber print the double range's 309 digits.
+inline CLI::Validator sign_check(bool zero_ok) {
+  return CLI::Validator(
+      [zero_ok](std::string& in) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(in, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != in.size() || used == 0) return "expected a number, got '" + in + "'";
+        if (zero_ok ? v >= 0 : v > 0) return "";
+        return std::string("expected a number ") + (zero_ok ? ">= 0" : "> 0") + ", got " + in;
+      },
+      zero_ok ? "NONNEGATIVE" : "POSITIVE");
+}
+inline CLI::Validator non_negative() { return sign_check(true); }
+inline CLI::Validator positive() { return sign_check(false); }
 
 void register_info(CLI::App& app);       // build options, CPU, threads, GPUs
 void register_selfcheck(CLI::App& app);  // quick end-to-end correctness checks

@@ -1,3 +1,4 @@
+#include "commands.h"
 #include "train_options.h"
 
 #include "sadanet/io/files.h"
@@ -31,11 +32,11 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                        [](C& c, const std::string& v) { c.arch = train::arch_from_name(v); })
       ->check(CLI::IsMember({"resnet50", "resnet-tiny"}));
   add_opt<int64_t>(cmd, "--steps1", "SADA stage-1 steps (default " + str(d.steps1) + ")",
-                   [](C& c, const int64_t& v) { c.steps1 = v; })->check(CLI::NonNegativeNumber);
+                   [](C& c, const int64_t& v) { c.steps1 = v; })->check(non_negative());
   add_opt<int64_t>(cmd, "--steps2", "SADA stage-2 steps (default " + str(d.steps2) + ")",
-                   [](C& c, const int64_t& v) { c.steps2 = v; })->check(CLI::NonNegativeNumber);
+                   [](C& c, const int64_t& v) { c.steps2 = v; })->check(non_negative());
   add_opt<int64_t>(cmd, "--steps-erm", "ERM steps (default: steps1 + steps2)",
-                   [](C& c, const int64_t& v) { c.steps_erm = v; })->check(CLI::NonNegativeNumber);
+                   [](C& c, const int64_t& v) { c.steps_erm = v; })->check(non_negative());
   add_opt<int>(cmd, "--batch", "Images per source domain per step (default " + str(d.batch) + ")",
                [](C& c, const int& v) { c.batch = v; })->check(CLI::Range(1, 4096));
   add_opt<int>(cmd, "--size", "Image side (default " + str(d.size) + ")", [](C& c, const int& v) { c.size = v; })
@@ -45,7 +46,7 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
     add_opt<uint64_t>(cmd, "--seed", "Seed of the initialisation, loader, augmentation and split (default 0)",
                       [](C& c, const uint64_t& v) { c.seed = v; });
   add_opt<double>(cmd, "--lr", "Adam learning rate, both stages (default 5e-5)", [](C& c, const double& v) { c.lr = v; })
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_opt<std::string>(cmd, "--bn", "Batch norm while training: train (default) or frozen (running statistics)",
                        [](C& c, const std::string& v) { c.bn = batch_norm_mode_from_name(v); })
       ->check(CLI::IsMember({"train", "frozen"}));
@@ -53,9 +54,9 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                        [](C& c, const std::string& v) { c.stage2 = train::stage2_from_name(v); })
       ->check(CLI::IsMember({"classifier", "full"}));
   add_opt<double>(cmd, "--beta", "Weight of the local-alignment loss (default 0.1)",
-                  [](C& c, const double& v) { c.beta = v; })->check(CLI::NonNegativeNumber);
+                  [](C& c, const double& v) { c.beta = v; })->check(non_negative());
   add_opt<double>(cmd, "--tau", "Contrastive temperature (default 0.1)", [](C& c, const double& v) { c.tau = v; })
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_opt<std::string>(cmd, "--k",
                        "Stain clusters: k-1 re-stained views per image; auto (default): the number of source domains",
                        [](C& c, const std::string& v) { c.k = v == "auto" ? 0 : std::stoi(v); })
@@ -69,26 +70,26 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
   add_opt<bool>(cmd, "--la-image-mean", "LA loss: average over originals instead of the paper's sum (true/false)",
                 [](C& c, const bool& v) { c.la_image_mean = v; });
   add_opt<int64_t>(cmd, "--la-hidden", "LA head hidden width (default 2048)",
-                   [](C& c, const int64_t& v) { c.la_hidden = v; })->check(CLI::PositiveNumber);
+                   [](C& c, const int64_t& v) { c.la_hidden = v; })->check(positive());
   add_opt<int64_t>(cmd, "--la-out", "LA head output width (default 128)", [](C& c, const int64_t& v) { c.la_out = v; })
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_opt<std::string>(cmd, "--projector", "Contrastive projector: linear (default, 128) or mlp",
                        [](C& c, const std::string& v) { c.projector = train::projector_from_name(v); })
       ->check(CLI::IsMember({"linear", "mlp"}));
   add_opt<int64_t>(cmd, "--proj-dim", "Projector output width (default 128)",
-                   [](C& c, const int64_t& v) { c.proj_dim = v; })->check(CLI::PositiveNumber);
+                   [](C& c, const int64_t& v) { c.proj_dim = v; })->check(positive());
   add_opt<bool>(cmd, "--swad", "SWAD over the last stage (true/false, default true)",
                 [](C& c, const bool& v) { c.swad.enabled = v; });
   add_opt<int64_t>(cmd, "--swad-every", "SWAD: validation loss every N steps (default: stage steps / 40)",
-                   [](C& c, const int64_t& v) { c.swad.eval_every = v; })->check(CLI::NonNegativeNumber);
+                   [](C& c, const int64_t& v) { c.swad.eval_every = v; })->check(non_negative());
   add_opt<int>(cmd, "--swad-n-converge", "SWAD n_converge (default 3)", [](C& c, const int& v) { c.swad.n_converge = v; })
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_opt<int>(cmd, "--swad-n-tolerance", "SWAD n_tolerance (default 6)",
-               [](C& c, const int& v) { c.swad.n_tolerance = v; })->check(CLI::PositiveNumber);
+               [](C& c, const int& v) { c.swad.n_tolerance = v; })->check(positive());
   add_opt<double>(cmd, "--swad-tolerance-ratio", "SWAD tolerance_ratio (default 0.3)",
-                  [](C& c, const double& v) { c.swad.tolerance_ratio = v; })->check(CLI::NonNegativeNumber);
+                  [](C& c, const double& v) { c.swad.tolerance_ratio = v; })->check(non_negative());
   add_opt<int64_t>(cmd, "--swad-bn-steps", "Batches re-estimating BN statistics of the average (default 500, at most the stage's steps)",
-                   [](C& c, const int64_t& v) { c.swad.bn_steps = v; })->check(CLI::NonNegativeNumber);
+                   [](C& c, const int64_t& v) { c.swad.bn_steps = v; })->check(non_negative());
   add_opt<bool>(cmd, "--swad-early-stop", "Stop the stage when the loss valley ends (true/false, default true)",
                 [](C& c, const bool& v) { c.swad.early_stop = v; });
   add_opt<double>(cmd, "--swad-min-share",
@@ -111,10 +112,10 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
   add_opt<int>(cmd, "--eval-batch", "Batch size of validation and evaluation (default 64)",
                [](C& c, const int& v) { c.eval_batch = v; })->check(CLI::Range(1, 4096));
   add_opt<int64_t>(cmd, "--log-every", "Log (metrics.jsonl, log lines) every N steps (default 10)",
-                   [](C& c, const int64_t& v) { c.log_every = v; })->check(CLI::PositiveNumber);
+                   [](C& c, const int64_t& v) { c.log_every = v; })->check(positive());
   add_opt<int64_t>(cmd, "--ckpt-every",
                    "Checkpoint every N steps (default 100; also at stage ends and on Ctrl-C, SIGTERM, SIGHUP)",
-                   [](C& c, const int64_t& v) { c.ckpt_every = v; })->check(CLI::PositiveNumber);
+                   [](C& c, const int64_t& v) { c.ckpt_every = v; })->check(positive());
   add_opt<double>(cmd, "--ckpt-minutes", "Also checkpoint when this many minutes passed since the last (default 10; 0: off)",
                   [](C& c, const double& v) { c.ckpt_minutes = v; })->check(CLI::Range(0.0, 1e6));
 }
