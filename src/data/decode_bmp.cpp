@@ -68,8 +68,9 @@ Image decode_bmp(const uint8_t* b, size_t n, const std::string& name, const Deco
 
   const int64_t stride = ((w * bpp + 31) / 32) * 4;
   const int64_t need = data_offset + stride * h;
-  SADANET_CHECK(data_offset >= 14 + dib && need <= static_cast<int64_t>(n), what, "truncated BMP (", n,
-                " bytes, the header promises ", need, ")");
+  SADANET_CHECK(data_offset >= 14 + dib, what, "BMP pixels at byte ", data_offset, ", inside its ", 14 + dib,
+                "-byte header");
+  SADANET_CHECK(need <= static_cast<int64_t>(n), what, "truncated BMP (", n, " bytes, the header promises ", need, ")");
 
   Image img;
   img.width = static_cast<int>(w);
