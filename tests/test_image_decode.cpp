@@ -215,6 +215,22 @@ TEST(ImageDecode, BombsInsideThePixelLimitCostOnlyWhatTheyHold) {
 #endif
 }
 
+TEST(ImageDecode, ProgressiveJpegWithThousandsOfScansIsRefused) {
+  // Each scan is a pass over every coefficient: a small file repeating its last scan is a CPU
+  // bomb at a large size. The last scan (SOS to EOI) is repeated 1,100 times.
+  auto j = test::encode_jpeg(test::test_picture(16, 16), {80, /*progressive=*/true});
+  size_t last_sos = 0;
+  for (size_t i = 2; i + 1 < j.size(); ++i)
+    if (j[i] == 0xff && j[i + 1] == 0xda) last_sos = i;
+  ASSERT_GT(last_sos, 0u);
+  const std::vector<uint8_t> scan(j.begin() + static_cast<ptrdiff_t>(last_sos), j.end() - 2);  // without EOI
+  std::vector<uint8_t> many(j.begin(), j.end() - 2);
+  for (int k = 0; k < 1100; ++k) many.insert(many.end(), scan.begin(), scan.end());
+  many.push_back(0xff), many.push_back(0xd9);
+  EXPECT_NO_THROW(decode(j));
+  EXPECT_TRUE(has(error_of([&] { decode(many); }), "more than 1000 progressive scans"));
+}
+
 TEST(ImageDecode, PngDimensionBombIsRefusedFromTheHeader) {
   const auto p = png_declaring(100000, 100000);
   const std::string m = error_of([&] { decode(p); });

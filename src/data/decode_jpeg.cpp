@@ -1,13 +1,13 @@
 // JPEG through libjpeg-turbo. libjpeg reports errors by calling error_exit, which must not
-// return; we longjmp back out of it. The functions that call setjmp (read_header_c,
+// return; we longjmp back out of it. The functions that call setjmp (read_header_c, set_scale_c,
 // read_pixels_c) hold only C objects, and the C++ caller owns the memory they write into, so no
-// destructor is ever skipped by the jump.
+// destructor is ever skipped by the jump (the jumps start inside libjpeg's C frames).
+#include <algorithm>
 #include <climits>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <vector>
-#include <algorithm>
 
 #include <jpeglib.h>
 #include <jerror.h>  // after jpeglib.h, which it needs
@@ -66,7 +66,7 @@ struct Session {
   }
 };
 
-// Phase 1: header, colour conversion and scale; false with err.message set on failure.
+// Each returns false with err.message set on failure. The header, up to the first scan:
 bool read_header_c(Session* s, const uint8_t* bytes, size_t n, long max_memory) {
   s->cinfo.err = jpeg_std_error(&s->err.pub);
   s->err.pub.error_exit = on_error;
@@ -85,6 +85,7 @@ bool read_header_c(Session* s, const uint8_t* bytes, size_t n, long max_memory) 
   return true;
 }
 
+// RGB output at 1/denom scale:
 bool set_scale_c(Session* s, unsigned denom) {
   if (setjmp(s->err.jump)) return false;
   s->cinfo.out_color_space = JCS_RGB;
@@ -94,7 +95,7 @@ bool set_scale_c(Session* s, unsigned denom) {
   return true;
 }
 
-// Phase 2: the pixels, appended to *out as they come (its capacity reserved by the caller), so
+// The pixels, appended to *out as they come (its capacity reserved by the caller), so
 // that a file which declares a large image and then ends costs the rows it really holds, not
 // the whole buffer: untouched reserved pages are never committed.
 bool read_pixels_c(Session* s, std::vector<uint8_t>* out) {
