@@ -12,6 +12,11 @@ expect() {  # expect FILE TEXT: FILE contains TEXT
   grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks: $2"; }
 }
 
+for cmd in train protocol eval augment predict; do
+  help=$("$sadanet" "$cmd" --help)  # not piped into grep -q, whose early exit would break the pipe
+  [[ $help == *--max-pixels* ]] || fail "sadanet $cmd has no --max-pixels"
+done
+
 "$sadanet" synth --out "$work/data" --domains 2 --per-class 8 --size 40 > /dev/null
 b=$work/data/synthB/basophil
 # A JPEG whose frame header declares 16384 x 16384 (the 18.5 s, 1.7 GB bomb of the report).
