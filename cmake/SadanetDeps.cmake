@@ -11,7 +11,10 @@ find_package(Threads REQUIRED)
 sadanet_require(Eigen3 libeigen3-dev NO_MODULE)
 sadanet_require(OpenMP "libgomp1 (g++) or libomp-dev (clang)")
 sadanet_require(nlohmann_json nlohmann-json3-dev)
-sadanet_require(stb libstb-dev)
+sadanet_require(stb libstb-dev)  # stb_image_write: PNG writing only
+# Image decoding goes through the hardened libraries, not stb_image (see src/data/image_codecs.h).
+sadanet_require(JPEG libjpeg62-turbo-dev)
+sadanet_require(PNG libpng-dev)
 if(SADANET_BUILD_TOOLS)
   sadanet_require(CLI11 libcli11-dev)
 endif()

@@ -1,7 +1,8 @@
 // A deterministic miniature of the libFuzzer runs (tests/fuzz): thousands of mutations of every
-// weights fixture (bit flips, interesting values, truncations, deleted/duplicated/inserted ranges)
-// go through each reader, which may accept them or throw sadanet::Error but must never crash,
-// hang or throw anything else. The seed is fixed so a failure reproduces.
+// weights fixture and every image seed (bit flips, interesting values, truncations,
+// deleted/duplicated/inserted ranges) go through each reader or decoder, which may accept them or
+// throw sadanet::Error but must never crash, hang or throw anything else. The seed is fixed so a
+// failure reproduces.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +10,11 @@
 #include <functional>
 #include <random>
 
+#include <png.h>
+
+#include "image_encoders.h"
 #include "io_fixtures.h"
+#include "sadanet/data/image.h"
 #include "sadanet/io/pth.h"
 #include "sadanet/io/weights.h"
 #include "sadanet/sadanet.h"
@@ -99,6 +104,50 @@ TEST(IoFuzzSmoke, MutatedFixturesOnlyEverThrowSadanetErrors) {
       std::string how;
       std::vector<uint8_t> m = mutate(original, rng, how);
       std::string bad = run_readers(m);
+      ASSERT_EQ(bad, "") << name << " mutation " << i << ":" << how;
+    }
+  }
+}
+
+// The image seeds of the libFuzzer run (tests/fuzz/image_seeds, written by PIL) and layouts PIL
+// does not write: interlaced and 16-bit PNG, top-down BMP, 4:4:4 progressive JPEG.
+std::vector<std::pair<std::string, std::vector<uint8_t>>> image_seeds() {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> seeds;
+  const std::filesystem::path dir = std::filesystem::path(SADANET_TEST_DATA_DIR) / "fuzz/image_seeds";
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    seeds.emplace_back(e.path().filename().string(), test::read_bytes(e.path().string()));
+  const data::Image pic = test::test_picture(10, 13);
+  seeds.emplace_back("made/interlaced16.png", test::encode_png(pic, PNG_COLOR_TYPE_RGB_ALPHA, 16, true));
+  seeds.emplace_back("made/top-down.bmp", test::encode_bmp_bytes(pic, 24, true));
+  seeds.emplace_back("made/progressive444.jpg", test::encode_jpeg(pic, {80, true, false, false}));
+  std::sort(seeds.begin(), seeds.end());
+  return seeds;
+}
+
+TEST(IoFuzzSmoke, MutatedImagesOnlyEverThrowSadanetErrors) {
+  const auto seeds = image_seeds();
+  ASSERT_GE(seeds.size(), 12u);
+  data::DecodeOptions limits;
+  limits.max_pixels = 4 << 20;  // as the libFuzzer harness: a mutated header costs a few MB at most
+  for (const auto& [name, original] : seeds) {
+    std::mt19937_64 rng(std::hash<std::string>{}(name) ^ 0x1a6e);
+    EXPECT_NO_THROW(data::decode_image(original.data(), original.size(), name, limits)) << name;
+    for (int i = 0; i < kMutationsPerFixture; ++i) {
+      std::string how;
+      std::vector<uint8_t> m = mutate(original, rng, how);
+      data::DecodeOptions o = limits;
+      if (i % 2) o.hint_height = o.hint_width = 1 + static_cast<int>(rng() % 16);  // scaled JPEG paths
+      std::string bad;
+      try {
+        data::Image img = data::decode_image(m.data(), m.size(), name, o);
+        if (img.rgb.size() != static_cast<size_t>(img.width) * img.height * 3) bad = "wrong pixel count";
+      } catch (const Error& e) {
+        if (std::string(e.what()).find("()") != std::string::npos) bad = std::string("empty reason: ") + e.what();
+      } catch (const std::exception& e) {
+        bad = std::string("non-sadanet exception: ") + e.what();
+      } catch (...) {
+        bad = "unknown exception";
+      }
       ASSERT_EQ(bad, "") << name << " mutation " << i << ":" << how;
     }
   }

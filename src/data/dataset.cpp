@@ -49,9 +49,10 @@ std::string some(const std::vector<std::string>& xs, size_t k = 5) {
   return s;
 }
 
-// Sorted names of the entries of a directory: folders and regular files (links followed).
+// Sorted names of the entries of a directory: folders and regular files (links followed), and
+// the entries whose type cannot be read (a dangling or self-referencing link: ELOOP), with why.
 struct Listing {
-  std::vector<std::string> dirs, files;
+  std::vector<std::string> dirs, files, broken;
 };
 Listing list_dir(const fs::path& dir) {
   Listing l;
@@ -63,8 +64,10 @@ Listing list_dir(const fs::path& dir) {
     std::string name = it->path().filename().string();
     if (hidden(name)) continue;
     std::error_code e2;
-    if (it->is_directory(e2)) l.dirs.push_back(name);
-    else if (it->is_regular_file(e2)) l.files.push_back(name);
+    const fs::file_status st = it->status(e2);  // follows links
+    if (e2) l.broken.push_back(name + " (" + e2.message() + ")");
+    else if (fs::is_directory(st)) l.dirs.push_back(name);
+    else if (fs::is_regular_file(st)) l.files.push_back(name);
   }
   std::sort(l.dirs.begin(), l.dirs.end());
   std::sort(l.files.begin(), l.files.end());
@@ -101,6 +104,7 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
   SADANET_CHECK(fs::is_directory(root, ec), "dataset: the root ", root, " is not a folder");
 
   const Listing top = list_dir(root);
+  if (!top.broken.empty()) ds.warnings.push_back("skipping entries that cannot be read: " + some(top.broken));
   std::vector<std::string> candidates;
   if (opts.domains.empty()) {
     candidates = top.dirs;
@@ -118,6 +122,8 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
   for (const auto& dname : candidates) {
     const fs::path ddir = fs::path(root) / dname;
     const Listing dl = list_dir(ddir);
+    if (!dl.broken.empty())
+      ds.warnings.push_back("domain " + dname + ": skipping entries that cannot be read: " + some(dl.broken));
     // class folder for each class (case-insensitive), and the folders that match none
     std::vector<std::string> folder(ds.classes.size());
     std::vector<std::string> stray;
@@ -164,6 +170,9 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
         found.push_back(std::move(it));
         ++n;
       }
+      if (!cl.broken.empty())
+        ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": skipping entries that cannot be read: " +
+                              some(cl.broken));
       if (!cl.dirs.empty())
         ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": ignoring sub-folders: " + some(cl.dirs));
       if (!other.empty())

@@ -1,66 +1,87 @@
 #include "sadanet/data/image.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
+#include <cstring>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_ONLY_BMP
-#define STBI_NO_STDIO
-#define STBI_MAX_DIMENSIONS 16384
-#include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
+#include "data/image_codecs.h"
 #include "sadanet/error.h"
+#include "sadanet/io/files.h"
 
 namespace sadanet::data {
 
-namespace {
-uint32_t le32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
+namespace detail {
+void check_pixels(int64_t width, int64_t height, const std::string& name, const DecodeOptions& opts) {
+  // Past 2^32 pixels no limit is meaningful, and 64-bit sizes of rows and buffers stay exact.
+  constexpr int64_t kHardLimit = int64_t{1} << 32;
+  const int64_t limit = std::min(opts.max_pixels, kHardLimit);
+  SADANET_CHECK(width > 0 && height > 0, "image ", name, ": the header declares ", width, "x", height,
+                " pixels; expected positive sizes");
+  SADANET_CHECK(width * height <= limit, "image ", name, ": the header declares ", width, "x", height, " = ",
+                width * height, " pixels, above the limit of ", limit, " (--max-pixels); not decoded");
+}
+}  // namespace detail
 
-// stb decodes a truncated uncompressed BMP without complaint (the missing rows come out black),
-// so check the pixel array's extent against the file size first.
-void check_bmp_complete(const uint8_t* b, size_t n, const std::string& name) {
-  if (n < 2 || b[0] != 'B' || b[1] != 'M') return;
-  SADANET_CHECK(n >= 34, "image ", name, ": truncated BMP header (", n, " bytes)");
-  const uint32_t data_offset = le32(b + 10), dib = le32(b + 14);
-  if (dib < 40) return;  // old OS/2 header: let stb judge
-  const int64_t w = static_cast<int32_t>(le32(b + 18)), h = static_cast<int32_t>(le32(b + 22));
-  const int64_t bpp = b[28] | (b[29] << 8);
-  const uint32_t compression = le32(b + 30);
-  if (compression != 0 && compression != 3) return;  // RLE: size unknown up front
-  const int64_t stride = ((w * bpp + 31) / 32) * 4, need = static_cast<int64_t>(data_offset) + stride * (h < 0 ? -h : h);
-  SADANET_CHECK(w > 0 && static_cast<int64_t>(n) >= need, "image ", name, ": truncated BMP (", n,
-                " bytes, the header promises ", need, ")");
+namespace {
+std::string hex_prefix(const uint8_t* b, size_t n) {
+  std::string s;
+  char buf[4];
+  for (size_t i = 0; i < std::min<size_t>(n, 8); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%02x", i ? " " : "", b[i]);
+    s += buf;
+  }
+  return s;
 }
 }  // namespace
 
-Image decode_image(const uint8_t* bytes, size_t n, const std::string& name) {
-  SADANET_CHECK(n > 0 && n < (size_t{1} << 31), "image ", name, ": expected 1 byte to 2 GiB, got ", n, " bytes");
-  check_bmp_complete(bytes, n, name);
-  int w = 0, h = 0, c = 0;
-  stbi_uc* px = stbi_load_from_memory(bytes, static_cast<int>(n), &w, &h, &c, 3);
-  if (!px) throw Error("image " + name + ": cannot decode (" + stbi_failure_reason() + "); expected JPEG, PNG or BMP");
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.rgb.assign(px, px + static_cast<size_t>(w) * h * 3);
-  stbi_image_free(px);
-  return img;
+Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, const DecodeOptions& opts) {
+  SADANET_CHECK(n > 0, "image ", name, ": the file is empty");
+  SADANET_CHECK(static_cast<int64_t>(n) <= opts.max_file_bytes, "image ", name, ": ", n, " bytes, above the limit of ",
+                opts.max_file_bytes, " bytes for an image file");
+  SADANET_CHECK(opts.max_pixels > 0, "image ", name, ": expected max_pixels > 0, got ", opts.max_pixels);
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return detail::decode_jpeg(bytes, n, name, opts);
+  if (n >= 8 && std::memcmp(bytes, kPng, 8) == 0) return detail::decode_png(bytes, n, name, opts);
+  if (n >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return detail::decode_bmp(bytes, n, name, opts);
+  throw Error("image " + name + ": not a JPEG, PNG or BMP file (it starts with " + hex_prefix(bytes, n) + ", " +
+              std::to_string(n) + " bytes)");
 }
 
-Image load_image(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  SADANET_CHECK(f.good(), "image ", path, ": cannot open the file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return decode_image(bytes.data(), bytes.size(), path);
+Image load_image(const std::string& path, const DecodeOptions& opts) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  SADANET_CHECK(fd >= 0, "image ", path, ": cannot open the file (", std::strerror(errno), ")");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // The size comes from fstat before a byte is read, so a huge (or sparse) file costs nothing.
+  struct stat st {};
+  SADANET_CHECK(::fstat(fd, &st) == 0, "image ", path, ": cannot stat the file (", std::strerror(errno), ")");
+  SADANET_CHECK(S_ISREG(st.st_mode), "image ", path, ": not a regular file");
+  const int64_t size = st.st_size;
+  SADANET_CHECK(size <= opts.max_file_bytes, "image ", path, ": ", size, " bytes, above the limit of ",
+                opts.max_file_bytes, " bytes for an image file; not read");
+  SADANET_CHECK(size > 0, "image ", path, ": the file is empty");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    SADANET_CHECK(r >= 0, "image ", path, ": cannot read the file (", std::strerror(errno), ")");
+    if (r == 0) break;  // shrank since fstat: decode what is there
+    got += static_cast<size_t>(r);
+  }
+  bytes.resize(got);
+  return decode_image(bytes.data(), bytes.size(), path, opts);
 }
 
 Image resize_bilinear(const Image& src, int oh, int ow) {
@@ -93,15 +114,13 @@ Image resize_bilinear(const Image& src, int oh, int ow) {
 void save_png(const std::string& path, const Image& img) {
   SADANET_CHECK(img.width > 0 && img.height > 0 && img.rgb.size() == static_cast<size_t>(img.width) * img.height * 3,
                 "save_png ", path, ": malformed image ", img.height, "x", img.width);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  if (!stbi_write_png(tmp.c_str(), img.width, img.height, 3, img.rgb.data(), img.width * 3)) {
-    std::remove(tmp.c_str());
-    throw Error("save_png " + path + ": cannot write the file");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("save_png " + path + ": cannot move the written file into place");
-  }
+  // Encoded in memory, then written atomically without following a link at `path` (sheets and
+  // confusion matrices go into run folders; see io/files.h).
+  std::string png;
+  auto append = [](void* ctx, void* data, int n) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), n); };
+  if (!stbi_write_png_to_func(append, &png, img.width, img.height, 3, img.rgb.data(), img.width * 3))
+    throw Error("save_png " + path + ": the PNG encoder failed");
+  io::write_file_atomic(path, png);
 }
 
 Tensor to_tensor(const Image& img, const float mean[3], const float std[3]) {

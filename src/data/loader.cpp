@@ -159,6 +159,14 @@ LoaderState LoaderState::from_json(const std::string& text) {
   }
 }
 
+namespace {
+// The decoder's messages start "image <path>: "; anything else (bad_alloc) gets that prefix.
+std::string with_path(const std::string& path, const std::string& why) {
+  const std::string head = "image " + path + ":";
+  return why.compare(0, head.size(), head) == 0 ? why : head + " " + why;
+}
+}  // namespace
+
 // ---- the loader ------------------------------------------------------------------------------
 
 struct BatchLoader::Pending {
@@ -244,16 +252,29 @@ int64_t BatchLoader::steps_per_epoch() const {
   return (static_cast<int64_t>(largest) + opts_.batch - 1) / opts_.batch;
 }
 
-std::vector<std::string> BatchLoader::bad_paths() const {
+std::vector<BadImage> BatchLoader::bad_images() const {
   std::lock_guard<std::mutex> lk(mu_);
-  auto v = bad_paths_;
-  std::sort(v.begin(), v.end());
+  auto v = bad_;
+  std::sort(v.begin(), v.end(), [](const BadImage& a, const BadImage& b) { return a.path < b.path; });
+  return v;
+}
+
+std::vector<std::string> BatchLoader::bad_paths() const {
+  std::vector<std::string> v;
+  for (auto& b : bad_images()) v.push_back(b.path);
   return v;
 }
 
 int64_t BatchLoader::bad_count() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return static_cast<int64_t>(bad_paths_.size());
+  return static_cast<int64_t>(bad_.size());
+}
+
+DecodeOptions BatchLoader::decode_options() const {
+  DecodeOptions d = opts_.decode;
+  const int side = opts_.mode == LoaderMode::eval ? opts_.size : (opts_.resize < 0 ? opts_.size : opts_.resize);
+  d.hint_height = d.hint_width = side;  // 0 (train, no first resize): full size
+  return d;
 }
 
 std::shared_ptr<const Image> BatchLoader::base_image(int64_t item) {
@@ -261,7 +282,7 @@ std::shared_ptr<const Image> BatchLoader::base_image(int64_t item) {
     std::lock_guard<std::mutex> lk(cache_mu_);
     if (cache_[item]) return cache_[item];
   }
-  Image img = load_image(items_[item].path);
+  Image img = load_image(items_[item].path, decode_options());
   if (opts_.mode == LoaderMode::eval) {
     img = resize_bilinear(img, opts_.size, opts_.size);
   } else {
@@ -286,7 +307,7 @@ void BatchLoader::validate_all() {
     for (int64_t i = next++; i < n; i = next++) {
       try {
         if (opts_.cache) base_image(i);  // decoded, resized and kept
-        else load_image(items_[i].path);
+        else load_image(items_[i].path, decode_options());
       } catch (const std::exception& e) {
         bad[i] = 1;
         why[i] = e.what();
@@ -304,7 +325,7 @@ void BatchLoader::validate_all() {
   std::vector<std::string> reasons;
   for (int64_t i = 0; i < n; ++i) {
     if (bad[i]) {
-      bad_paths_.push_back(items_[i].path);
+      bad_.push_back({items_[i].path, with_path(items_[i].path, why[i])});
       reasons.push_back(why[i]);
     } else {
       keep.push_back(std::move(items_[i]));
@@ -313,7 +334,7 @@ void BatchLoader::validate_all() {
   }
   items_ = std::move(keep);
   if (opts_.cache) cache_ = std::move(keep_cache);
-  const auto nbad = static_cast<int64_t>(bad_paths_.size());
+  const auto nbad = static_cast<int64_t>(bad_.size());
   if (nbad > static_cast<int64_t>(std::floor(opts_.max_bad_fraction * static_cast<double>(initial_items_))) ||
       items_.empty()) {
     std::string list;
@@ -326,9 +347,10 @@ void BatchLoader::validate_all() {
 }
 
 void BatchLoader::check_bad_fraction() const {
-  const auto nbad = static_cast<int64_t>(bad_paths_.size());
+  const auto nbad = static_cast<int64_t>(bad_.size());
   if (nbad > static_cast<int64_t>(std::floor(opts_.max_bad_fraction * static_cast<double>(initial_items_)))) {
-    std::vector<std::string> v = bad_paths_;
+    std::vector<std::string> v;
+    for (const auto& b : bad_) v.push_back(b.path);
     std::sort(v.begin(), v.end());
     std::string list;
     for (size_t i = 0; i < v.size() && i < 5; ++i) list += (i ? ", " : "") + v[i];
@@ -340,8 +362,7 @@ void BatchLoader::check_bad_fraction() const {
 }
 
 void BatchLoader::mark_bad(int64_t item, const std::string& why) {
-  if (bad_items_.insert(item).second) bad_paths_.push_back(items_[item].path);
-  (void)why;
+  if (bad_items_.insert(item).second) bad_.push_back({items_[item].path, with_path(items_[item].path, why)});
 }
 
 const std::vector<int32_t>& BatchLoader::permutation(size_t group, int64_t epoch) {

@@ -38,8 +38,9 @@ BatchNormMode bn_from_name(const std::string& s) {
 }
 
 // Keys that do not change what a run computes (see identity_diff).
-const std::set<std::string> kRuntimeKeys = {"data",  "device",     "threads",   "loader_threads", "cache",
-                                            "eval_batch", "log_every", "ckpt_every", "ckpt_minutes"};
+const std::set<std::string> kRuntimeKeys = {"data",       "device",    "threads",    "loader_threads",
+                                            "cache",      "max_pixels", "eval_batch", "log_every",
+                                            "ckpt_every", "ckpt_minutes"};
 
 }  // namespace
 
@@ -99,6 +100,7 @@ json to_j(const TrainConfig& c) {
   j["threads"] = c.threads;
   j["loader_threads"] = c.loader_threads;
   j["cache"] = c.cache;
+  j["max_pixels"] = c.max_pixels;
   j["eval_batch"] = c.eval_batch;
   j["log_every"] = c.log_every;
   j["ckpt_every"] = c.ckpt_every;
@@ -194,6 +196,7 @@ void TrainConfig::validate() const {
   SADANET_CHECK(threads >= 0 && threads <= 1024, "config: expected threads in 0..1024, got ", threads);
   SADANET_CHECK(loader_threads >= 1 && loader_threads <= 256, "config: expected loader_threads in 1..256, got ",
                 loader_threads);
+  SADANET_CHECK(max_pixels >= 1, "config: expected max_pixels >= 1, got ", max_pixels);
   SADANET_CHECK(eval_batch >= 1 && eval_batch <= 4096, "config: expected eval_batch in 1..4096, got ", eval_batch);
   positive("log_every", log_every);
   positive("ckpt_every", ckpt_every);
@@ -286,6 +289,7 @@ TrainConfig config_from_json(const std::string& text) {
   get(j, "threads", c.threads);
   get(j, "loader_threads", c.loader_threads);
   get(j, "cache", c.cache);
+  get(j, "max_pixels", c.max_pixels);
   get(j, "eval_batch", c.eval_batch);
   get(j, "log_every", c.log_every);
   get(j, "ckpt_every", c.ckpt_every);

@@ -10,8 +10,9 @@
 namespace sadanet::train {
 
 std::unique_ptr<data::BatchLoader> make_eval_loader(const std::vector<data::Item>& items, int size, int batch,
-                                                    int threads, bool cache) {
+                                                    int threads, bool cache, int64_t max_pixels) {
   data::LoaderOptions o;
+  o.decode.max_pixels = max_pixels;
   o.mode = data::LoaderMode::eval;
   o.size = size;
   o.batch = batch;
@@ -59,7 +60,8 @@ double domain_mean_loss(const Predictions& p) {
 }
 
 EvalReport evaluate_model_file(const std::string& model_path, const std::string& data_root, const std::string& domain,
-                               const std::string& split, int batch, const std::string& device, int loader_threads) {
+                               const std::string& split, int batch, const std::string& device, int loader_threads,
+                               int64_t max_pixels) {
   SADANET_CHECK(split == "test" || split == "all", "eval: --split: expected test or all, got '", split, "'");
   SADANET_CHECK(batch >= 1, "eval: expected batch >= 1, got ", batch);
   LoadedFile f = load_checkpoint_file(model_path);
@@ -85,12 +87,14 @@ EvalReport evaluate_model_file(const std::string& model_path, const std::string&
   Networks net = build_networks(model_cfg, static_cast<int64_t>(f.classes.size()));
   load_network_tensors(net, f.file.tensors, /*with_heads=*/false);
 
-  auto loader = make_eval_loader(items, cfg.size, batch, loader_threads, /*cache=*/false);
+  auto loader = make_eval_loader(items, cfg.size, batch, loader_threads, /*cache=*/false, max_pixels);
   EvalReport r;
   r.domain = domain;
   r.split = split;
   r.split_seed = cfg.seed;
   r.warnings = ds.warnings;
+  r.files = static_cast<int64_t>(items.size());
+  r.skipped = loader->bad_images();
   r.predictions = predict(*net.backbone, *loader, dev);
   r.images = static_cast<int64_t>(r.predictions.truth.size());
   r.metrics = eval::compute_metrics(r.predictions.truth, r.predictions.predicted, f.classes);

@@ -188,6 +188,7 @@ std::optional<LoadedFile> Trainer::load_resume_checkpoint() {
   merged.threads = cfg_.threads;
   merged.loader_threads = cfg_.loader_threads;
   merged.cache = cfg_.cache;
+  merged.max_pixels = cfg_.max_pixels;
   merged.eval_batch = cfg_.eval_batch;
   merged.log_every = cfg_.log_every;
   merged.ckpt_every = cfg_.ckpt_every;
@@ -242,10 +243,15 @@ void Trainer::setup_data() {
   lo.seed = cfg_.seed;
   lo.threads = cfg_.loader_threads;
   lo.cache = cfg_.cache;
+  lo.decode.max_pixels = cfg_.max_pixels;
   loader_ = std::make_unique<data::BatchLoader>(split_.source_train, lo);
-  for (const auto& p : loader_->bad_paths()) *out_ << "data: skipping unreadable image " << p << "\n";
-  if (cfg_.swad.enabled && !split_.source_val.empty())
-    val_loader_ = make_eval_loader(split_.source_val, cfg_.size, cfg_.eval_batch, cfg_.loader_threads, cfg_.cache);
+  for (const auto& b : loader_->bad_images()) *out_ << "data: skipping unreadable " << b.reason << "\n";
+  if (cfg_.swad.enabled && !split_.source_val.empty()) {
+    val_loader_ = make_eval_loader(split_.source_val, cfg_.size, cfg_.eval_batch, cfg_.loader_threads, cfg_.cache,
+                                   cfg_.max_pixels);
+    for (const auto& b : val_loader_->bad_images())
+      *out_ << "data: skipping unreadable (validation) " << b.reason << "\n";
+  }
 
   std::ostringstream os;
   os << "data: " << cfg_.data << ", target " << cfg_.target << ", sources";

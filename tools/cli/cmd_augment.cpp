@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,8 +20,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "sadanet/io/files.h"
@@ -37,6 +41,7 @@ using stain::AugmentedBatch;
 struct AugmentArgs {
   std::string data, out, json, device = "cpu", variant = "paper";
   int batch = 32, k = 3, size = 224, thumb = 112, columns = 0, max_images = 0;
+  int64_t max_pixels = data::kDefaultMaxPixels;
   uint64_t seed = 0;
   bool shuffle = false, no_sheets = false;
 };
@@ -278,6 +283,58 @@ void agree(const std::vector<int>& cluster, const std::vector<int>& domain, Agre
 
 // ---- the command ---------------------------------------------------------------------------------
 
+bool is_document(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".md" || ext == ".txt" || ext == ".csv" || ext == ".tsv" || ext == ".json" || ext == ".yaml" ||
+         ext == ".yml" || ext == ".pdf" || ext == ".html";
+}
+
+// The regular files under root, links followed. A folder already on the way (a symlink loop)
+// is not entered twice, and an entry that cannot be read (a dangling or self-referencing link,
+// no permission) is skipped; each skip comes back as a warning instead of ending the command.
+std::vector<std::string> walk_files(const fs::path& root, std::vector<fs::path>& files, int& documents) {
+  std::vector<std::string> warnings;
+  std::set<std::pair<uintmax_t, uintmax_t>> seen;  // (device, inode) of the folders entered
+  std::vector<fs::path> todo{root};
+  while (!todo.empty()) {
+    const fs::path dir = todo.back();
+    todo.pop_back();
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      warnings.push_back("skipped " + dir.string() + ": " + std::strerror(errno));
+      continue;
+    }
+    if (!seen.insert({st.st_dev, st.st_ino}).second) {
+      warnings.push_back("skipped " + dir.string() + ": a link back to a folder already read (a symlink loop)");
+      continue;
+    }
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec), end;
+    if (ec) {
+      warnings.push_back("skipped " + dir.string() + ": " + ec.message());
+      continue;
+    }
+    for (; it != end; it.increment(ec)) {
+      if (ec) {
+        warnings.push_back("stopped listing " + dir.string() + ": " + ec.message());
+        break;
+      }
+      std::error_code e2;
+      const fs::file_status s = it->status(e2);  // follows links
+      if (e2) {
+        warnings.push_back("skipped " + it->path().string() + ": " + e2.message());
+      } else if (fs::is_directory(s)) {
+        todo.push_back(it->path());
+      } else if (fs::is_regular_file(s)) {
+        if (is_document(it->path())) ++documents;
+        else files.push_back(it->path());
+      }
+    }
+  }
+  return warnings;
+}
+
 void run_augment(const AugmentArgs& a) {
   if (a.device != "cpu") {
     const bool built = cuda_built();
@@ -298,19 +355,9 @@ void run_augment(const AugmentArgs& a) {
     throw CLI::RuntimeError(2);
   }
   std::vector<fs::path> files;
-  // Every regular file is tried (stb_image decides), except obvious documents such as a README.
+  // Every regular file is tried (the decoders decide), except obvious documents such as a README.
   int documents = 0;
-  for (const auto& e : fs::recursive_directory_iterator(a.data, fs::directory_options::follow_directory_symlink)) {
-    if (!e.is_regular_file()) continue;
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (ext == ".md" || ext == ".txt" || ext == ".csv" || ext == ".tsv" || ext == ".json" || ext == ".yaml" ||
-        ext == ".yml" || ext == ".pdf" || ext == ".html") {
-      ++documents;
-      continue;
-    }
-    files.push_back(e.path());
-  }
+  for (const auto& w : walk_files(a.data, files, documents)) std::cerr << "sadanet augment: warning: " << w << "\n";
   std::sort(files.begin(), files.end());
   if (a.shuffle) std::shuffle(files.begin(), files.end(), std::mt19937_64(a.seed));
   if (a.max_images > 0 && static_cast<int>(files.size()) > a.max_images) files.resize(a.max_images);
@@ -326,7 +373,10 @@ void run_augment(const AugmentArgs& a) {
     auto worker = [&] {
       for (size_t i = next++; i < files.size(); i = next++) {
         try {
-          const data::Image im = data::resize_bilinear(data::load_image(files[i].string()), S, S);
+          data::DecodeOptions d;
+          d.max_pixels = a.max_pixels;
+          d.hint_height = d.hint_width = S;  // resized to S x S right after: a JPEG may decode scaled
+          const data::Image im = data::resize_bilinear(data::load_image(files[i].string(), d), S, S);
           const Tensor t = data::to_u8_tensor(im);
           pixels[i].assign(t.data<uint8_t>(), t.data<uint8_t>() + img_bytes);
         } catch (const std::exception& e) {
@@ -443,6 +493,8 @@ void register_augment(CLI::App& app) {
   cmd->add_option("--size", a->size, "Images are resized to size x size (bilinear)")->check(CLI::Range(8, 2048))->capture_default_str();
   cmd->add_option("--thumb", a->thumb, "Side of each image on the sheets, in pixels")->check(CLI::Range(16, 1024))->capture_default_str();
   cmd->add_option("--columns", a->columns, "Cards per row on the sheets (0: a near-square sheet)")->check(CLI::Range(0, 64))->capture_default_str();
+  cmd->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels (default 64 MP)")
+      ->check(positive())->capture_default_str();
   cmd->add_option("--max-images", a->max_images, "Use at most this many images (0: all)")->check(non_negative());
   cmd->add_flag("--shuffle", a->shuffle, "Shuffle the images (with --seed) before batching, so that batches mix folders");
   cmd->add_flag("--no-sheets", a->no_sheets, "Skip the sheets (statistics and --json only)");

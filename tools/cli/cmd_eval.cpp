@@ -17,6 +17,7 @@ struct EvalArgs {
   bool json = false;
   int batch = 64;
   int threads = 2;
+  int64_t max_pixels = data::kDefaultMaxPixels;
 };
 
 void run(const EvalArgs& a) {
@@ -27,14 +28,20 @@ void run(const EvalArgs& a) {
     if (data.empty()) data = f.config.data;
     if (domain.empty()) domain = f.config.target;
   }
-  train::EvalReport r = train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads);
+  train::EvalReport r =
+      train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads, a.max_pixels);
+  // Unreadable files are reported whatever the output format (stderr), so a count that is short
+  // of the files on disk never passes silently.
+  for (const auto& b : r.skipped) std::cerr << "data: skipping unreadable " << b.reason << "\n";
   const eval::Metrics& m = r.metrics;
   if (a.json) {
     std::cout << m.to_json() << "\n";
   } else {
     for (const auto& w : r.warnings) std::cerr << "data: warning: " << w << "\n";
     std::cout << a.checkpoint << " on " << domain << " (" << (a.split == "all" ? "all images" : "test part") << ", "
-              << r.images << " images; split seed " << r.split_seed << ")\n";
+              << r.images << " images";
+    if (!r.skipped.empty()) std::cout << " of " << r.files << " files, " << r.skipped.size() << " unreadable skipped";
+    std::cout << "; split seed " << r.split_seed << ")\n";
     std::cout << "F1-micro " << m.f1_micro << "   F1-macro " << m.f1_macro << " (averaged over the "
               << m.macro_over.size() << " classes present:";
     for (int c : m.macro_over) std::cout << " " << m.classes[c];
@@ -65,6 +72,8 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Images per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("--device", a->device, "cpu or cuda[:N] (default: the run's)");
   cmd->add_option("--loader-threads", a->threads, "Image decoding threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels (default 64 MP)")
+      ->check(positive());
   cmd->callback([a] { run(*a); });
 }
 

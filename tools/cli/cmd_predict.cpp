@@ -19,6 +19,7 @@ namespace {
 struct PredictArgs {
   std::string weights, device = "cpu";
   int64_t num_classes = 0;
+  int64_t max_pixels = data::kDefaultMaxPixels;
   bool no_resize = false, json = false;
   std::vector<std::string> images;
 };
@@ -40,7 +41,10 @@ void run_predict(const PredictArgs& a) {
   int failed = 0;
   for (const auto& path : a.images) {
     try {
-      data::Image img = data::load_image(path);
+      data::DecodeOptions d;
+      d.max_pixels = a.max_pixels;
+      if (!a.no_resize) d.hint_height = d.hint_width = 224;  // resized right after: may decode scaled
+      data::Image img = data::load_image(path, d);
       if (!a.no_resize) img = data::resize_bilinear(img, 224, 224);
       SADANET_CHECK(img.height >= 32 && img.width >= 32, "predict: ", path, " is ", img.height, "x", img.width,
                     "; expected at least 32x32 (drop --no-resize)");
@@ -73,6 +77,8 @@ void register_predict(CLI::App& app) {
   CLI::App* c = app.add_subcommand("predict", "Top-5 classes of a ResNet-50 for each image");
   c->add_option("--weights", a->weights, "Weights (.pth or .safetensors)")->required()->check(CLI::ExistingFile);
   c->add_option("--num-classes", a->num_classes, "Classes (default: from the weights' fc)")->check(CLI::Range(1, 1000000));
+  c->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels (default 64 MP)")
+      ->check(positive());
   c->add_flag("--no-resize", a->no_resize, "Keep each image's own size (at least 32x32)");
   c->add_flag("--json", a->json, "One JSON object per image per line: {image, logits, probs}");
   c->add_option("--device", a->device, "cpu, cuda or cuda:N");

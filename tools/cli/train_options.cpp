@@ -109,6 +109,8 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                [](C& c, const int& v) { c.loader_threads = v; })->check(CLI::Range(1, 256));
   add_opt<bool>(cmd, "--cache", "Keep decoded images in memory (true/false, default true)",
                 [](C& c, const bool& v) { c.cache = v; });
+  add_opt<int64_t>(cmd, "--max-pixels", "Refuse image files whose header declares more pixels (default 64 MP)",
+                   [](C& c, const int64_t& v) { c.max_pixels = v; })->check(positive());
   add_opt<int>(cmd, "--eval-batch", "Batch size of validation and evaluation (default 64)",
                [](C& c, const int& v) { c.eval_batch = v; })->check(CLI::Range(1, 4096));
   add_opt<int64_t>(cmd, "--log-every", "Log (metrics.jsonl, log lines) every N steps (default 10)",
@@ -138,13 +140,16 @@ train::TrainConfig TrainOptions::make() const {
 std::pair<double, double> evaluate_run(const std::string& rundir, const train::TrainConfig& cfg, bool print) {
   const std::string split = cfg.target_eval == "all" ? "all" : "test";
   train::EvalReport r = train::evaluate_model_file(rundir + "/final.safetensors", cfg.data, cfg.target, split,
-                                                   cfg.eval_batch, cfg.device, cfg.loader_threads);
+                                                   cfg.eval_batch, cfg.device, cfg.loader_threads, cfg.max_pixels);
+  for (const auto& b : r.skipped) std::cerr << "data: skipping unreadable " << b.reason << "\n";
   io::write_file_atomic(rundir + "/test_metrics.json", r.metrics.to_json() + "\n");
   eval::save_confusion_png(rundir + "/test_confusion.png", r.metrics,
                            std::string(train::method_name(cfg.method)) + " on " + cfg.target);
   if (print) {
     std::cout << "\n" << train::method_name(cfg.method) << " -> " << cfg.target << " (" << split << " part, " << r.images
-              << " images), final.safetensors:\n"
+              << " images";
+    if (!r.skipped.empty()) std::cout << " of " << r.files << " files, " << r.skipped.size() << " unreadable skipped";
+    std::cout << "), final.safetensors:\n"
               << r.metrics.table();
   }
   return {r.metrics.f1_micro, r.metrics.f1_macro};

@@ -44,7 +44,8 @@ struct Dataset {
   std::vector<std::string> domains;   // sorted byte-wise
   std::vector<std::string> classes;   // label order
   std::vector<Item> items;            // by domain, then class (label order), then file name
-  std::vector<std::string> warnings;  // stray folders, missing/empty class folders, non-image files
+  std::vector<std::string> warnings;  // stray folders, missing/empty class folders, non-image files,
+                                      // entries that cannot be read (dangling or looping links)
 
   // Index of a domain; throws sadanet::Error naming the domains present.
   int domain_index(const std::string& name) const;

@@ -19,7 +19,7 @@
 // eval: resize to size x size. Resizing is sadanet::data::resize_bilinear (no antialiasing).
 //
 // Unreadable images: with `validate` every image is decoded once at construction (on the
-// workers) and the bad ones are dropped and listed in bad_paths(); one that fails later is
+// workers) and the bad ones are dropped and listed in bad_images() with the reason; one that fails later is
 // replaced by the next good item of its group (deterministic for the same files). Either way,
 // more than max_bad_fraction of the items bad is an Error naming the count and some paths.
 #pragma once
@@ -59,6 +59,14 @@ struct LoaderOptions {
   bool validate = true;     // decode every image once at construction and drop the bad ones
   bool cache = false;       // keep the decoded, first-resized images in memory
   double max_bad_fraction = 0.05;
+  // Decoding limits (max_pixels, file size). The loader adds the target size hint itself where
+  // it resizes right after decoding (eval: size; train: resize), so large JPEGs decode scaled.
+  DecodeOptions decode;
+};
+
+struct BadImage {
+  std::string path;
+  std::string reason;  // the decoder's message, "image <path>: ..."
 };
 
 struct Batch {
@@ -119,6 +127,7 @@ class BatchLoader {
   int64_t steps_per_epoch() const;
   int64_t batch_images() const;  // images per full batch
   std::vector<std::string> bad_paths() const;  // sorted
+  std::vector<BadImage> bad_images() const;    // sorted by path, each with why it failed
   int64_t bad_count() const;
 
  private:
@@ -127,6 +136,7 @@ class BatchLoader {
   std::shared_ptr<Pending> plan(int64_t step);  // under mu_
   const std::vector<int32_t>& permutation(size_t group, int64_t epoch);  // under mu_
   void process(Pending& p, int slot);
+  DecodeOptions decode_options() const;  // opts_.decode with the size hint
   std::shared_ptr<const Image> base_image(int64_t item);  // decoded + first resize; throws on bad files
   void mark_bad(int64_t item, const std::string& why);    // under mu_
   void check_bad_fraction() const;                         // under mu_
@@ -152,7 +162,7 @@ class BatchLoader {
   std::map<int64_t, std::shared_ptr<Pending>> pending_;
   std::map<std::pair<size_t, int64_t>, std::vector<int32_t>> perms_;
   std::set<int64_t> bad_items_;
-  std::vector<std::string> bad_paths_;
+  std::vector<BadImage> bad_;
   std::vector<std::thread> workers_;
 
   std::mutex cache_mu_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sadanet/data/image.h"
 #include "sadanet/ops.h"
 #include "sadanet/sada/losses.h"
 #include "sadanet/stain.h"
@@ -98,6 +99,7 @@ struct TrainConfig {
   int threads = 0;          // CPU compute threads; 0: library default
   int loader_threads = 2;   // image decoding workers
   bool cache = true;        // keep decoded images in memory
+  int64_t max_pixels = data::kDefaultMaxPixels;  // image files declaring more pixels are refused
   int eval_batch = 64;
   int64_t log_every = 10;
   int64_t ckpt_every = 100;
@@ -108,8 +110,8 @@ struct TrainConfig {
   // Throws sadanet::Error naming the field, what was expected and what came.
   void validate() const;
   // Keys whose values differ and that change the result (everything but device, threads,
-  // loader_threads, cache, eval_batch, log_every, ckpt_every, ckpt_minutes and the data path): a resumed run
-  // must agree on them.
+  // loader_threads, cache, max_pixels, eval_batch, log_every, ckpt_every, ckpt_minutes and the
+  // data path): a resumed run must agree on them.
   std::vector<std::string> identity_diff(const TrainConfig& other) const;
 };
 

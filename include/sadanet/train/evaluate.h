@@ -21,7 +21,8 @@ struct Predictions {
 
 // An eval-mode loader (resize to size x size, no augmentation) over items.
 std::unique_ptr<data::BatchLoader> make_eval_loader(const std::vector<data::Item>& items, int size, int batch,
-                                                    int threads, bool cache);
+                                                    int threads, bool cache,
+                                                    int64_t max_pixels = data::kDefaultMaxPixels);
 
 // One pass of `loader` (reset first) through `model` in eval mode (BN running statistics; the
 // caller restores its own mode afterwards), without gradients.
@@ -34,7 +35,9 @@ double domain_mean_loss(const Predictions& p);
 struct EvalReport {
   std::string domain, split;   // split: "test" or "all"
   uint64_t split_seed = 0;     // the run's seed, which decides the test part
-  int64_t images = 0;
+  int64_t files = 0;           // image files of the split; images + skipped.size()
+  int64_t images = 0;          // those evaluated
+  std::vector<data::BadImage> skipped;  // unreadable files, each with the decoder's reason
   eval::Metrics metrics;
   Predictions predictions;
   std::vector<std::string> warnings;  // from the dataset scan
@@ -45,6 +48,6 @@ struct EvalReport {
 // (split "test", the part the seed's split holds out) or all of it ("all").
 EvalReport evaluate_model_file(const std::string& model_path, const std::string& data_root, const std::string& domain,
                                const std::string& split = "test", int batch = 64, const std::string& device = "",
-                               int loader_threads = 2);
+                               int loader_threads = 2, int64_t max_pixels = data::kDefaultMaxPixels);
 
 }  // namespace sadanet::train
