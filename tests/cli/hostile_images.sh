@@ -17,7 +17,7 @@ for cmd in train protocol eval augment predict; do
   [[ $help == *--max-pixels* ]] || fail "sadanet $cmd has no --max-pixels"
 done
 
-"$sadanet" synth --out "$work/data" --domains 2 --per-class 8 --size 40 > /dev/null
+"$sadanet" synth --out "$work/data" --domains 2 --per-class 8 --size 40 --balanced > /dev/null
 b=$work/data/synthB/basophil
 # A JPEG whose frame header declares 16384 x 16384 (the 18.5 s, 1.7 GB bomb of the report).
 printf '\xff\xd8\xff\xc0\x00\x11\x08\x40\x00\x40\x00\x03\x01\x22\x00\x02\x11\x00\x03\x11\x00\xff\xda\x00\x0c\x03\x01\x00\x02\x11\x03\x11\x00\x3f\x00\x00\x00\xff\xd9' > "$b/bomb.jpg"

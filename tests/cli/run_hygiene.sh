@@ -36,12 +36,14 @@ grep -q "Terminated: interrupted after erm step" "$work/first.log" || fail "SIGT
 # 2. SIGHUP: the same, exit 129, on the resumed run.
 "$sadanet" train "${common[@]}" --steps-erm 100000 --out "$work/run" --resume >"$work/hup.log" 2>&1 &
 pid=$!
-sleep 1
+# Send it once the run trains (the handler is installed before the first step).
+for _ in $(seq 1 600); do grep -q "erm step" "$work/hup.log" && break; sleep 0.1; done
 kill -HUP "$pid"
 wait "$pid"
 rc=$?
 [[ $rc == 129 ]] || fail "SIGHUP: exit $rc, expected 129: $(tail -3 "$work/hup.log")"
 grep -q "resume: continuing erm from step" "$work/hup.log" || fail "SIGHUP run did not resume: $(head -5 "$work/hup.log")"
+grep -q "Hangup: interrupted after erm step" "$work/hup.log" || fail "SIGHUP message: $(tail -3 "$work/hup.log")"
 
 # 3. A disk that fills up: the checkpoint cannot be written (twice), the run stops with exit 1
 #    and says so instead of training on.
