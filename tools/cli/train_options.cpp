@@ -93,7 +93,7 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
   add_opt<bool>(cmd, "--swad-early-stop", "Stop the stage when the loss valley ends (true/false, default true)",
                 [](C& c, const bool& v) { c.swad.early_stop = v; });
   add_opt<double>(cmd, "--swad-min-share",
-                  "Ship the SWAD average only if it spans this share of the stage, else the last model (default 0.2)",
+                  "Ship the SWAD average only if it spans this share of the stage, else the last model (default 0.1)",
                   [](C& c, const double& v) { c.swad.min_share = v; })->check(CLI::Range(0.0, 1.0));
   add_opt<std::string>(cmd, "--stage2-optimizer",
                        "carry (default: one Adam state across both stages, as the authors) or fresh",

@@ -50,7 +50,7 @@ struct SwadConfig {
   // The shipped average must span at least this share of the stage's steps; a shorter one (a
   // valley found and lost in the first few evaluations) gives the last model instead, and the
   // early stop waits until the average is long enough to be shipped.
-  double min_share = 0.2;
+  double min_share = 0.1;
 };
 
 // The position of the first byte of `s` that is not part of well-formed UTF-8, or npos. Paths
