@@ -12,6 +12,7 @@ sadanet_require(Eigen3 libeigen3-dev NO_MODULE)
 sadanet_require(OpenMP "libgomp1 (g++) or libomp-dev (clang)")
 sadanet_require(nlohmann_json nlohmann-json3-dev)
 sadanet_require(stb libstb-dev)
+sadanet_require(xxhash libxxhash-dev)  # XXH3 checksums of the files sadanet writes
 if(SADANET_BUILD_TOOLS)
   sadanet_require(CLI11 libcli11-dev)
 endif()
