@@ -1,5 +1,6 @@
 // `sadanet eval`: a trained model (final/last.safetensors or a checkpoint) on one domain's test
-// part or all of it, with the classes, image size and split seed saved in the file.
+// part or all of it, with the classes, image size and split seed saved in the file (every number
+// there bounded: see TrainConfig::check_file_limits; --size overrides the file's image size).
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,6 +17,7 @@ struct EvalArgs {
   bool json = false;
   int batch = 64;
   int threads = 2;
+  int size = 0;  // 0: the file's (at most train::kMaxEvalSizeFromFile)
 };
 
 void run(const EvalArgs& a) {
@@ -26,7 +28,8 @@ void run(const EvalArgs& a) {
     if (data.empty()) data = f.config.data;
     if (domain.empty()) domain = f.config.target;
   }
-  train::EvalReport r = train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads);
+  train::EvalReport r = train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads,
+                                                   a.size);
   const eval::Metrics& m = r.metrics;
   if (a.json) {
     std::cout << m.to_json() << "\n";
@@ -65,6 +68,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--out", a->out, "Also write metrics.json and confusion.png here");
   cmd->add_option("--batch", a->batch, "Images per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("--device", a->device, "cpu or cuda[:N] (default: the run's)");
+  cmd->add_option("--size", a->size, "Image size (default: the run's, if at most 1024)")->check(CLI::Range(32, 4096));
   cmd->add_option("--loader-threads", a->threads, "Image decoding threads")->check(CLI::Range(1, 256));
   cmd->callback([a] { run(*a); });
 }

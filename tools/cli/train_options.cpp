@@ -123,7 +123,7 @@ train::TrainConfig TrainOptions::make() const {
 std::pair<double, double> evaluate_run(const std::string& rundir, const train::TrainConfig& cfg, bool print) {
   const std::string split = cfg.target_eval == "all" ? "all" : "test";
   train::EvalReport r = train::evaluate_model_file(rundir + "/final.safetensors", cfg.data, cfg.target, split,
-                                                   cfg.eval_batch, cfg.device, cfg.loader_threads);
+                                                   cfg.eval_batch, cfg.device, cfg.loader_threads, cfg.size);
   {
     std::ofstream f(rundir + "/test_metrics.json");
     f << r.metrics.to_json() << "\n";
