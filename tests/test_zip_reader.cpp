@@ -9,63 +9,14 @@
 #include <vector>
 
 #include "io/zip_reader.h"
+#include "zip_builder.h"
 #include "sadanet/error.h"
 #include "sadanet/io/pth.h"
 
 namespace sadanet {
 namespace {
 
-void put(std::vector<uint8_t>& b, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
-// A stored-entry zip archive. Each entry gives its name, its data and where its local header
-// goes; `body` is the bytes between the start of the file and the central directory, so that
-// callers can lay entries over each other.
-struct Zip {
-  struct Entry {
-    std::string name;
-    uint64_t header_offset, size;
-    uint32_t crc;
-  };
-  std::vector<uint8_t> body;
-  std::vector<Entry> entries;  // in central directory order
-
-  static std::vector<uint8_t> local_header(const std::string& name, uint64_t size, uint32_t crc) {
-    std::vector<uint8_t> h;
-    put(h, 0x04034b50, 4);
-    put(h, 20, 2), put(h, 0, 2), put(h, 0, 2), put(h, 0, 4);  // version, flags, stored, time
-    put(h, crc, 4), put(h, size, 4), put(h, size, 4);
-    put(h, name.size(), 2), put(h, 0, 2);
-    h.insert(h.end(), name.begin(), name.end());
-    return h;
-  }
-  // Appends a local header and its data at the end of the body.
-  void add(const std::string& name, const std::string& data) {
-    auto h = local_header(name, data.size(), io::crc32(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-    entries.push_back({name, body.size(), data.size(), 0});
-    entries.back().crc = io::crc32(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-    body.insert(body.end(), h.begin(), h.end());
-    body.insert(body.end(), data.begin(), data.end());
-  }
-  std::vector<uint8_t> bytes() const {
-    std::vector<uint8_t> out = body, cd;
-    for (const Entry& e : entries) {
-      put(cd, 0x02014b50, 4);
-      put(cd, 20, 2), put(cd, 20, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
-      put(cd, e.crc, 4), put(cd, e.size, 4), put(cd, e.size, 4);
-      put(cd, e.name.size(), 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
-      put(cd, e.header_offset, 4);
-      cd.insert(cd.end(), e.name.begin(), e.name.end());
-    }
-    const uint64_t cd_offset = out.size();
-    out.insert(out.end(), cd.begin(), cd.end());
-    put(out, 0x06054b50, 4);
-    put(out, 0, 2), put(out, 0, 2), put(out, entries.size(), 2), put(out, entries.size(), 2);
-    put(out, cd.size(), 4), put(out, cd_offset, 4), put(out, 0, 2);
-    return out;
-  }
-};
+using test::Zip;
 
 std::string zip_error(const std::vector<uint8_t>& bytes) {
   try {
@@ -88,16 +39,9 @@ TEST(ZipReader, ReadsEntriesLaidOutInOrder) {
 }
 
 TEST(ZipReader, OverlappingEntriesAreRefused) {
-  // Entry a's data is entry b's local header and data: both are valid zip entries, CRCs included.
-  Zip inner;
-  inner.add("archive/b", "payload");
-  Zip z;
-  const std::string blob(inner.body.begin(), inner.body.end());
-  z.add("archive/a", blob);
-  z.entries.push_back({"archive/b", z.entries[0].header_offset + 30 + 9, 7, inner.entries[0].crc});
+  Zip z = test::overlapping_zip();
   std::string msg = zip_error(z.bytes());
   EXPECT_NE(msg.find("zip entries 'archive/a' and 'archive/b' overlap"), std::string::npos) << msg;
-
 }
 
 TEST(ZipReader, EntriesOutOfDirectoryOrderAreRefused) {
