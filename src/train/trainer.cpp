@@ -16,6 +16,7 @@
 #include "sadanet/data/dataset.h"
 #include "sadanet/data/loader.h"
 #include "sadanet/optim.h"
+#include "sadanet/parse_number.h"
 #include "sadanet/runtime.h"
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
@@ -227,7 +228,7 @@ void Trainer::enter_stage(size_t idx) {
 
 void Trainer::restore(const LoadedFile& f) {
   const std::string& stage_name = f.meta("stage");
-  const int64_t step = std::stoll(f.meta("step"));
+  const int64_t step = parse_i64(f.meta("step"), "resume: checkpoint metadata 'step'", 0, kMaxFileSteps);
   SADANET_CHECK(stage_name == stage().name, "resume: checkpoint stage '", stage_name, "' but the run is in '",
                 stage().name, "'");
   SADANET_CHECK(step >= 0 && step <= stage().steps, "resume: checkpoint step ", step, " outside 0..", stage().steps);
@@ -428,7 +429,7 @@ TrainResult Trainer::run() {
     SADANET_CHECK(it != names.end(), "resume: the checkpoint is at stage '", st, "', which a ", method_name(cfg_.method),
                   " run does not have");
     start_stage = static_cast<size_t>(it - names.begin());
-    log_->truncate_after(st, std::stoll(ckpt->meta("step")));
+    log_->truncate_after(st, parse_i64(ckpt->meta("step"), "resume: checkpoint metadata 'step'", 0, kMaxFileSteps));
   }
   enter_stage(start_stage);
   if (ckpt) {
