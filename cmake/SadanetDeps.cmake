@@ -15,6 +15,7 @@ sadanet_require(stb libstb-dev)  # stb_image_write: PNG writing only
 # Image decoding goes through the hardened libraries, not stb_image (see src/data/image_codecs.h).
 sadanet_require(JPEG libjpeg62-turbo-dev)
 sadanet_require(PNG libpng-dev)
+sadanet_require(xxhash libxxhash-dev)  # XXH3 checksums of the files sadanet writes
 if(SADANET_BUILD_TOOLS)
   sadanet_require(CLI11 libcli11-dev)
 endif()

@@ -1,8 +1,8 @@
 // A deterministic miniature of the libFuzzer runs (tests/fuzz): thousands of mutations of every
-// weights fixture and every image seed (bit flips, interesting values, truncations,
-// deleted/duplicated/inserted ranges) go through each reader or decoder, which may accept them or
-// throw sadanet::Error but must never crash, hang or throw anything else. The seed is fixed so a
-// failure reproduces.
+// weights fixture, of two seeds built here and of every image seed (bit flips, interesting values,
+// truncations, deleted/duplicated/inserted ranges) go through each reader or decoder, which may
+// accept them or throw sadanet::Error but must never crash, hang or throw anything else. The seed
+// is fixed so a failure reproduces.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include "sadanet/io/pth.h"
 #include "sadanet/io/weights.h"
 #include "sadanet/sadanet.h"
+#include "zip_builder.h"
 
 namespace sadanet {
 namespace {
@@ -91,13 +92,19 @@ std::string run_readers(const std::vector<uint8_t>& b) {
 }
 
 TEST(IoFuzzSmoke, MutatedFixturesOnlyEverThrowSadanetErrors) {
-  std::vector<std::string> fixtures;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> seeds;
   for (auto& e : std::filesystem::directory_iterator(test::io_fixture("")))
-    if (e.path().extension() != ".json") fixtures.push_back(e.path().filename().string());
-  std::sort(fixtures.begin(), fixtures.end());
-  ASSERT_GE(fixtures.size(), 8u);
-  for (const std::string& name : fixtures) {
-    std::vector<uint8_t> original = test::read_bytes(test::io_fixture(name));
+    if (e.path().extension() != ".json")
+      seeds.emplace_back(e.path().filename().string(), test::read_bytes(e.path().string()));
+  std::sort(seeds.begin(), seeds.end());
+  ASSERT_GE(seeds.size(), 8u);
+  // Built here: a file sadanet wrote (its checksum refuses nearly every mutation) and a zip whose
+  // entries overlap (refused from the directory).
+  seeds.emplace_back("checksummed.safetensors",
+                     io::safetensors_bytes({{"w", from_vector<float>({1, 2, 3, 4}, {2, 2})}, {"n", zeros({3}, DType::i64)}},
+                                           {{"format", "pt"}}));
+  seeds.emplace_back("overlapping_zip.pth", test::overlapping_zip().bytes());
+  for (const auto& [name, original] : seeds) {
     std::mt19937_64 rng(std::hash<std::string>{}(name) ^ 0x5ada);
     EXPECT_EQ(run_readers(original), "") << name;
     for (int i = 0; i < kMutationsPerFixture; ++i) {

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -131,6 +133,78 @@ TEST(Safetensors, WriterRefusesBadNames) {
   EXPECT_THROW(io::safetensors_bytes({{"__metadata__", t}}), Error);
   EXPECT_THROW(io::safetensors_bytes({{"a", Tensor()}}), Error);
   EXPECT_THROW(io::safetensors_bytes({{std::string("bad\xff", 4), t}}), Error);  // not UTF-8
+}
+
+// ---- the checksum ---------------------------------------------------------------------------------
+
+// Position of `needle` in the file's header; the test fails if it is not there.
+size_t header_find(const std::vector<uint8_t>& bytes, const std::string& needle) {
+  std::string text(bytes.begin(), bytes.end());
+  size_t at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  return at;
+}
+
+TEST(SafetensorsChecksum, WrittenFilesVerifyAndFlippedBytesAreRefused) {
+  std::mt19937_64 rng(test::run_seed());
+  NamedTensors tensors{{"w", random_tensor({2, 3}, DType::f32, rng)}, {"b", random_tensor({6}, DType::u8, rng)}};
+  const std::map<std::string, std::string> meta{{"format", "pt"}, {"step", "1200"}};
+  const auto good = io::safetensors_bytes(tensors, meta);
+  TensorFile f = io::read_safetensors_bytes(good.data(), good.size());
+  EXPECT_TRUE(f.verified);
+  EXPECT_EQ(f.metadata, meta);  // the checksum is the reader's business, not the caller's
+  header_find(good, "\"sadanet.xxh3\":\"");
+
+  auto refused = [](std::vector<uint8_t> bytes, size_t at, const char* what) {
+    bytes[at] ^= 0x01;
+    std::string msg = error_of(bytes);
+    EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << what << ": " << msg;
+    EXPECT_NE(msg.find("corrupt"), std::string::npos) << what << ": " << msg;
+    EXPECT_NE(msg.find("test.safetensors"), std::string::npos) << what << ": " << msg;
+  };
+  uint64_t n = 0;
+  std::memcpy(&n, good.data(), 8);
+  refused(good, 8 + n, "first byte of the first tensor");
+  refused(good, good.size() - 1, "last byte of the last tensor");
+  refused(good, header_find(good, "1200") + 3, "a metadata value");           // "1201"
+  refused(good, header_find(good, "\"step\"") + 2, "a metadata key");        // "rtep"
+}
+
+TEST(SafetensorsChecksum, ReorderedShapeAndRenamedTensorAreRefused) {
+  // Changes that keep the header valid and the sizes right: only the checksum can see them.
+  std::mt19937_64 rng(test::run_seed());
+  const auto good = io::safetensors_bytes({{"wa", random_tensor({2, 3}, DType::f32, rng)}}, {});
+  auto shape = good;
+  shape[header_find(shape, "[2,3]") + 1] = '3';
+  shape[header_find(shape, "[3,3]") + 3] = '2';
+  EXPECT_NE(error_of(shape).find("checksum mismatch"), std::string::npos) << error_of(shape);
+  auto name = good;
+  name[header_find(name, "\"wa\"") + 2] = 'b';
+  EXPECT_NE(error_of(name).find("checksum mismatch"), std::string::npos) << error_of(name);
+  auto sum = good;
+  const size_t at = header_find(sum, "\"sadanet.xxh3\":\"") + 16;
+  sum[at] = sum[at] == '0' ? '1' : '0';
+  EXPECT_NE(error_of(sum).find("checksum mismatch"), std::string::npos) << error_of(sum);
+  auto not_hex = good;
+  not_hex[at] = 'x';
+  EXPECT_NE(error_of(not_hex).find("checksum mismatch"), std::string::npos) << error_of(not_hex);
+}
+
+TEST(SafetensorsChecksum, FilesWithoutOneLoadUnverified) {
+  auto plain = st_file(R"({"__metadata__":{"format":"pt"},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", 2);
+  TensorFile f = io::read_safetensors_bytes(plain.data(), plain.size());
+  EXPECT_FALSE(f.verified);
+  EXPECT_EQ(f.tensors.size(), 1u);
+  EXPECT_FALSE(io::read_safetensors(test::io_fixture("tiny.safetensors")).verified);  // written by Python
+}
+
+TEST(SafetensorsChecksum, WriterOwnsTheKey) {
+  try {
+    io::safetensors_bytes({{"a", zeros({1})}}, {{"sadanet.xxh3", "0000000000000000"}});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("writer's own"), std::string::npos) << e.what();
+  }
 }
 
 // ---- atomic writing ------------------------------------------------------------------------------
@@ -296,6 +370,37 @@ TEST(Safetensors, EveryTruncationOfTheFixtureThrows) {
     std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
     EXPECT_THROW(io::read_safetensors_bytes(prefix.data(), prefix.size()), Error) << "prefix of " << n << " bytes";
   }
+}
+
+// A header at the size limit made of ~1.5 million one-byte tensor entries, the shape that cost
+// nlohmann's callback parser quadratic time (hours at this size). Linear, it takes a few seconds;
+// the bound is loose for a loaded machine but far below what a quadratic pass would need.
+TEST(SafetensorsSlow, HeaderAtTheSizeLimitParsesInLinearTime) {
+  std::string header = R"({"__metadata__":{"format":"pt"})";
+  header.reserve(io::kMaxSafetensorsHeader);
+  char entry[128];
+  size_t n = 0;
+  for (;; ++n) {
+    int len = std::snprintf(entry, sizeof entry, R"(,"t%zu":{"dtype":"U8","shape":[1],"data_offsets":[%zu,%zu]})", n, n,
+                            n + 1);
+    if (header.size() + static_cast<size_t>(len) + 1 > io::kMaxSafetensorsHeader) break;
+    header.append(entry, static_cast<size_t>(len));
+  }
+  header += '}';
+  header.resize(io::kMaxSafetensorsHeader, ' ');  // JSON allows trailing blanks: exactly at the limit
+  std::vector<uint8_t> bytes = st_file(header, n);
+  for (size_t i = 0; i < n; ++i) bytes[8 + header.size() + i] = static_cast<uint8_t>(i);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  TensorFile f = io::read_safetensors_bytes(bytes.data(), bytes.size(), "big.safetensors");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("%zu entries, %zu-byte header: parsed in %.2f s\n", n, header.size(), s);
+  ASSERT_EQ(f.tensors.size(), n);
+  EXPECT_GT(n, 1000000u);
+  EXPECT_EQ(f.tensors[n - 1].first, "t" + std::to_string(n - 1));
+  EXPECT_EQ(f.tensors[n - 1].second.to_vector<uint8_t>(), std::vector<uint8_t>{static_cast<uint8_t>(n - 1)});
+  EXPECT_EQ(f.metadata.at("format"), "pt");
+  EXPECT_LT(s, 30.0);
 }
 
 }  // namespace

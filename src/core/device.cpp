@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "sadanet/error.h"
+#include "sadanet/parse_number.h"
 
 namespace sadanet {
 
@@ -13,7 +14,8 @@ Device Device::parse(const std::string& s) {
     if (s.size() > 5 && s[4] == ':') {
       bool digits = true;
       for (size_t i = 5; i < s.size(); ++i) digits = digits && std::isdigit(static_cast<unsigned char>(s[i]));
-      if (digits && s.size() < 9) return Device(DeviceType::cuda, std::stoi(s.substr(5)));
+      if (digits && s.size() < 9)
+        return Device(DeviceType::cuda, static_cast<int>(parse_u64(std::string_view(s).substr(5), "device index")));
     }
   }
   throw Error("device: expected 'cpu', 'cuda' or 'cuda:N', got '" + s + "'");

@@ -15,6 +15,7 @@
 #include "sadanet/autograd.h"
 #include "sadanet/error.h"
 #include "sadanet/ops.h"
+#include "sadanet/parse_number.h"
 
 namespace sadanet::data {
 
@@ -145,12 +146,12 @@ LoaderState LoaderState::from_json(const std::string& text) {
                   j.at("format").dump());
     LoaderState s;
     s.step = j.at("step").get<int64_t>();
-    s.seed = std::stoull(j.at("seed").get<std::string>());
-    s.generator_offset = std::stoull(j.at("generator_offset").get<std::string>());
+    s.seed = parse_u64(j.at("seed").get<std::string>(), "seed");
+    s.generator_offset = parse_u64(j.at("generator_offset").get<std::string>(), "generator_offset");
     s.groups = j.at("groups").get<std::vector<int32_t>>();
     s.epoch = j.at("epoch").get<std::vector<int64_t>>();
     s.offset = j.at("offset").get<std::vector<int64_t>>();
-    s.items_hash = std::stoull(j.at("items_hash").get<std::string>(), nullptr, 16);
+    s.items_hash = parse_u64(j.at("items_hash").get<std::string>(), "items_hash", 16);
     return s;
   } catch (const Error& e) {
     throw Error(std::string("loader state: ") + e.what());

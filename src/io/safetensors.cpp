@@ -1,6 +1,7 @@
-// safetensors reading and writing. The header is untrusted JSON: it is parsed with a callback that
-// refuses duplicate keys (nlohmann would silently keep the last) and deep nesting, then every
-// entry is checked against the data section before any tensor is allocated.
+// safetensors reading and writing. The header is untrusted JSON: one SAX pass (HeaderSax) refuses
+// duplicate keys, deep nesting and anything a header cannot hold, then every entry is checked
+// against the data section, and the checksum sadanet's writer stores is verified, before any
+// tensor is allocated.
 #include "sadanet/io/safetensors.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "io/atomic_file.h"
+#include "io/content_hash.h"
 #include "io/byte_reader.h"
 #include "io/mapped_file.h"
 #include "io/shape_check.h"
@@ -20,7 +22,6 @@ namespace sadanet::io {
 
 namespace {
 
-// std::map-based (ordered_json inserts in linear time: a huge header would take quadratic time).
 using json = nlohmann::json;
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
@@ -40,101 +41,178 @@ DType parse_dtype(const std::string& s, const std::string& what) {
   throw Error(what + ": unsupported dtype '" + s + "' (sadanet reads F32, F64, F16, BF16, I64, I32, U8)");
 }
 
-// Parses the header, refusing duplicate keys and anything nested or listed beyond what a header
-// holds; returns the document and its top-level keys in file order (nlohmann::json sorts them).
-json parse_header(std::string_view text, std::vector<std::string>& key_order) {
-  struct Open {
-    bool array;
-    size_t items = 0;
-    std::set<std::string> keys;
-  };
-  std::vector<Open> open;
-  auto check = [&](int depth, json::parse_event_t ev, json& parsed) {
-    using E = json::parse_event_t;
-    if ((ev == E::object_start || ev == E::array_start || ev == E::value) && !open.empty() && open.back().array)
-      SADANET_CHECK(++open.back().items <= kMaxRank, "a header list holds more than ", kMaxRank, " items");
-    switch (ev) {
-      case E::object_start:
-      case E::array_start:
-        // Deepest legal value: a number in a shape list, inside a tensor entry, inside the header.
-        SADANET_CHECK(depth < 3, "header nests deeper than a safetensors header can");
-        open.push_back(Open{ev == E::array_start, 0, {}});
-        break;
-      case E::object_end:
-      case E::array_end:
-        open.pop_back();
-        break;
-      case E::key: {
-        const auto& k = parsed.get_ref<const std::string&>();
-        SADANET_CHECK(open.back().keys.insert(k).second, "duplicate key '", k, "' in the header");
-        if (depth == 1) key_order.push_back(k);
-        break;
-      }
-      default:
-        break;
-    }
-    return true;
-  };
-  try {
-    return json::parse(text.begin(), text.end(), check);
-  } catch (const json::exception& e) {
-    throw Error(std::string("header is not valid JSON: ") + e.what());
-  }
-}
-
 struct Entry {
   std::string name;
-  DType dtype;
+  DType dtype = DType::u8;
   Shape shape;
-  uint64_t begin, end;
+  uint64_t begin = 0, end = 0;
 };
 
-uint64_t json_u64(const json& v, const std::string& what) {
-  SADANET_CHECK(v.is_number_unsigned(), what, ": expected a non-negative integer, got ", v.dump());
-  return v.get<uint64_t>();
-}
+// The header in one SAX pass, in time linear in its size. nlohmann's DOM callback parser is not:
+// after every object it closes, it scans the enclosing object for discarded values, so a header of
+// n tensor entries cost O(n^2) (a 2.9 MB header took 432 s). This handler accepts only the shape a
+// header can have,
+//   {"__metadata__": {str: str, ...}, name: {"dtype": str, "shape": [uint...], "data_offsets": [uint, uint]}, ...}
+// refusing duplicate keys (a DOM would silently keep the last), deeper nesting and long lists as
+// they come, and checks each tensor entry against the data section when its object closes.
+class HeaderSax {
+ public:
+  explicit HeaderSax(uint64_t section_size) : section_size_(section_size) {}
 
-Entry parse_entry(const std::string& name, const json& info, uint64_t section_size) {
-  const std::string what = "tensor '" + name + "'";
-  SADANET_CHECK(info.is_object(), what, ": expected an object with dtype, shape and data_offsets");
-  for (auto& [k, v] : info.items())
-    SADANET_CHECK(k == "dtype" || k == "shape" || k == "data_offsets", what, ": unexpected field '", k, "'");
-  SADANET_CHECK(info.contains("dtype") && info.contains("shape") && info.contains("data_offsets"), what,
-                ": needs dtype, shape and data_offsets");
-  const json& dt = info["dtype"];
-  SADANET_CHECK(dt.is_string(), what, ": dtype must be a string");
-  Entry e{name, parse_dtype(dt.get<std::string>(), what), {}, 0, 0};
+  std::vector<Entry> entries;  // in header order
+  std::map<std::string, std::string> metadata;
 
-  const json& shape = info["shape"];
-  SADANET_CHECK(shape.is_array() && shape.size() <= kMaxRank, what, ": shape must be a list of at most ",
-                kMaxRank, " integers");
-  for (const json& d : shape) {
-    uint64_t v = json_u64(d, what + " shape");
-    SADANET_CHECK(v <= static_cast<uint64_t>(INT64_MAX), what, ": dimension ", v, " is too large");
+  bool null() { return scalar("null"); }
+  bool boolean(bool v) { return scalar(v ? "true" : "false"); }
+  bool number_integer(int64_t v) { return scalar(std::to_string(v)); }  // the lexer sends only negatives here
+  bool number_unsigned(uint64_t v) {
+    if (at_ == At::shape || at_ == At::offsets) return list_item(v);
+    return scalar(std::to_string(v));
+  }
+  bool number_float(double, const std::string& text) { return scalar(text); }
+  bool binary(json::binary_t&) { return scalar("binary data"); }
+  bool string(std::string& s) {
+    if (at_ == At::metadata) {
+      metadata.emplace(std::move(key_), std::move(s));
+      return true;
+    }
+    if (at_ == At::entry && field_ == kDtype) {
+      entries.back().dtype = parse_dtype(s, what());
+      return true;
+    }
+    return scalar(json(s).dump());
+  }
+
+  bool start_object(size_t) {
+    if (at_ == At::start) {
+      at_ = At::top;
+    } else if (at_ == At::top && in_metadata_) {
+      at_ = At::metadata;
+    } else if (at_ == At::top) {
+      at_ = At::entry;
+      fields_ = 0;
+    } else {
+      container("an object");
+    }
+    return true;
+  }
+  bool start_array(size_t) {
+    if (at_ == At::entry && field_ == kShape) {
+      at_ = At::shape;
+    } else if (at_ == At::entry && field_ == kOffsets) {
+      at_ = At::offsets;
+      offsets_ = 0;
+    } else {
+      container("a list");
+    }
+    return true;
+  }
+  bool key(std::string& k) {
+    if (at_ == At::top) {
+      in_metadata_ = k == "__metadata__";
+      if (in_metadata_) {
+        SADANET_CHECK(!seen_metadata_, "duplicate key '__metadata__' in the header");
+        seen_metadata_ = true;
+      } else {
+        entries.emplace_back();
+        entries.back().name = std::move(k);
+      }
+    } else if (at_ == At::metadata) {
+      SADANET_CHECK(!metadata.count(k), "duplicate key '", k, "' in the header");
+      key_ = std::move(k);
+    } else {  // At::entry
+      const int f = k == "dtype" ? kDtype : k == "shape" ? kShape : k == "data_offsets" ? kOffsets : -1;
+      SADANET_CHECK(f >= 0, what(), ": unexpected field '", k, "'");
+      SADANET_CHECK(!(fields_ & (1 << f)), "duplicate key '", k, "' in the header");
+      fields_ |= 1 << f;
+      field_ = f;
+    }
+    return true;
+  }
+  bool end_object() {
+    if (at_ == At::entry) finish_entry();
+    at_ = at_ == At::top ? At::done : At::top;
+    return true;
+  }
+  bool end_array() {
+    SADANET_CHECK(at_ != At::offsets || offsets_ == 2, what(), ": data_offsets must be [begin, end]");
+    at_ = At::entry;
+    return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception& e) {
+    throw Error(std::string("header is not valid JSON: ") + e.what());
+  }
+
+ private:
+  enum class At { start, top, metadata, entry, shape, offsets, done };
+  static constexpr int kDtype = 0, kShape = 1, kOffsets = 2;
+
+  std::string what() const { return "tensor '" + entries.back().name + "'"; }
+
+  // A value of the wrong kind where the header wants something else: say what was wanted.
+  [[noreturn]] void wrong(const std::string& got) const {
+    switch (at_) {
+      case At::top:
+        SADANET_CHECK(!in_metadata_, "__metadata__ must be an object of strings, got ", got);
+        throw Error(what() + ": expected an object with dtype, shape and data_offsets, got " + got);
+      case At::metadata: throw Error("__metadata__ value for '" + key_ + "' must be a string, got " + got);
+      case At::entry:
+        if (field_ == kDtype) throw Error(what() + ": dtype must be a string, got " + got);
+        if (field_ == kShape)
+          throw Error(detail::concat(what(), ": shape must be a list of at most ", kMaxRank, " integers, got ", got));
+        throw Error(what() + ": data_offsets must be [begin, end], got " + got);
+      case At::shape:
+      case At::offsets: throw Error(what() + (at_ == At::shape ? " shape" : " data_offsets") +
+                                    ": expected a non-negative integer, got " + got);
+      default: throw Error("header must be a JSON object");
+    }
+  }
+  bool scalar(const std::string& text) { wrong(text); }
+  void container(const char* kind) {
+    // Deepest legal value: a number in a shape list, inside a tensor entry, inside the header.
+    SADANET_CHECK(at_ != At::shape && at_ != At::offsets, "header nests deeper than a safetensors header can");
+    wrong(kind);
+  }
+  bool list_item(uint64_t v) {
+    Entry& e = entries.back();
+    if (at_ == At::offsets) {
+      SADANET_CHECK(++offsets_ <= 2, what(), ": data_offsets must be [begin, end]");
+      (offsets_ == 1 ? e.begin : e.end) = v;
+      return true;
+    }
+    SADANET_CHECK(e.shape.size() < kMaxRank, what(), ": shape holds more than ", kMaxRank, " items");
+    SADANET_CHECK(v <= static_cast<uint64_t>(INT64_MAX), what(), ": dimension ", v, " is too large");
     e.shape.push_back(static_cast<int64_t>(v));
+    return true;
   }
-  uint64_t bytes = checked_bytes(checked_numel(e.shape, what), dtype_size(e.dtype), what);
-
-  const json& off = info["data_offsets"];
-  SADANET_CHECK(off.is_array() && off.size() == 2, what, ": data_offsets must be [begin, end]");
-  e.begin = json_u64(off[0], what + " data_offsets");
-  e.end = json_u64(off[1], what + " data_offsets");
-  SADANET_CHECK(e.begin <= e.end, what, ": data_offsets [", e.begin, ", ", e.end, "] has begin > end");
-  SADANET_CHECK(e.end <= section_size, what, ": data_offsets [", e.begin, ", ", e.end,
-                "] run past the data section (", section_size, " bytes)");
-  SADANET_CHECK(e.end - e.begin == bytes, what, ": shape ", shape_str(e.shape), " of ", format_name(e.dtype),
-                " needs ", bytes, " bytes but data_offsets span ", e.end - e.begin);
-  return e;
-}
-
-std::map<std::string, std::string> parse_metadata(const json& m) {
-  SADANET_CHECK(m.is_object(), "__metadata__ must be an object of strings");
-  std::map<std::string, std::string> out;
-  for (auto& [k, v] : m.items()) {
-    SADANET_CHECK(v.is_string(), "__metadata__ value for '", k, "' must be a string, got ", v.dump());
-    out.emplace(k, v.get<std::string>());
+  void finish_entry() {
+    const Entry& e = entries.back();
+    const std::string w = what();
+    SADANET_CHECK(fields_ == 7, w, ": needs dtype, shape and data_offsets");
+    uint64_t bytes = checked_bytes(checked_numel(e.shape, w), dtype_size(e.dtype), w);
+    SADANET_CHECK(e.begin <= e.end, w, ": data_offsets [", e.begin, ", ", e.end, "] has begin > end");
+    SADANET_CHECK(e.end <= section_size_, w, ": data_offsets [", e.begin, ", ", e.end,
+                  "] run past the data section (", section_size_, " bytes)");
+    SADANET_CHECK(e.end - e.begin == bytes, w, ": shape ", shape_str(e.shape), " of ", format_name(e.dtype),
+                  " needs ", bytes, " bytes but data_offsets span ", e.end - e.begin);
   }
-  return out;
+
+  const uint64_t section_size_;
+  At at_ = At::start;
+  bool in_metadata_ = false, seen_metadata_ = false;
+  std::string key_;  // the metadata key whose value comes next
+  int field_ = -1, fields_ = 0, offsets_ = 0;
+};
+
+// Duplicate tensor names, found by sorting (O(n log n) whatever the names; a hash set could be
+// flooded with colliding names).
+void check_unique_names(const std::vector<Entry>& entries) {
+  std::vector<const std::string*> names;
+  names.reserve(entries.size());
+  for (const Entry& e : entries) names.push_back(&e.name);
+  std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (size_t i = 1; i < names.size(); ++i)
+    SADANET_CHECK(*names[i] != *names[i - 1], "duplicate key '", *names[i], "' in the header");
 }
 
 TensorFile parse(const uint8_t* data, size_t size) {
@@ -145,21 +223,17 @@ TensorFile parse(const uint8_t* data, size_t size) {
                 kMaxSafetensorsHeader, " bytes");
   SADANET_CHECK(n <= r.remaining(), "header length ", n, " runs past the end of the file (", size, " bytes)");
   SADANET_CHECK(n >= 2 && data[8] == '{', "header does not start with '{'");
-  std::vector<std::string> key_order;
-  json header = parse_header(r.view(n, "header"), key_order);
-  SADANET_CHECK(header.is_object(), "header must be a JSON object");
-
+  const std::string_view text = r.view(n, "header");
   const uint8_t* section = data + r.pos();
-  const uint64_t section_size = r.remaining();
-  TensorFile out;
-  std::vector<Entry> entries;
-  for (const std::string& name : key_order) {
-    const json& info = header[name];
-    if (name == "__metadata__")
-      out.metadata = parse_metadata(info);
-    else
-      entries.push_back(parse_entry(name, info, section_size));
+  HeaderSax sax(r.remaining());
+  try {
+    json::sax_parse(text.begin(), text.end(), &sax);
+  } catch (const json::exception& e) {
+    throw Error(std::string("header is not valid JSON: ") + e.what());
   }
+  std::vector<Entry>& entries = sax.entries;
+  check_unique_names(entries);
+
   // The tensors must tile the data section exactly: no overlaps (two names for one byte) and no
   // holes (unindexed bytes, which is how polyglot files hide a second payload).
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -173,13 +247,29 @@ TensorFile parse(const uint8_t* data, size_t size) {
     SADANET_CHECK(e.begin == covered, "bytes [", covered, ", ", e.begin, ") of the data section belong to no tensor");
     covered = e.end;
   }
-  SADANET_CHECK(covered == section_size, "bytes [", covered, ", ", section_size,
+  SADANET_CHECK(covered == r.remaining(), "bytes [", covered, ", ", r.remaining(),
                 ") of the data section belong to no tensor");
 
-  for (const Entry& e : entries) {
+  TensorFile out;
+  out.metadata = std::move(sax.metadata);
+  auto stored = out.metadata.find(kChecksumKey);
+  if (stored != out.metadata.end()) {
+    ContentHash hash(out.metadata);
+    for (const Entry& e : entries)
+      hash.tensor(e.name, format_name(e.dtype), e.shape, section + e.begin, e.end - e.begin);
+    const std::string got = hash.hex();
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION  // lets mutations past the checksum, as for zip CRCs
+    SADANET_CHECK(got == stored->second, "checksum mismatch: the file is corrupt (", kChecksumKey, " in the metadata is '",
+                  stored->second, "', the content hashes to '", got, "')");
+#endif
+    out.verified = got == stored->second;
+    out.metadata.erase(stored);
+  }
+  out.tensors.reserve(entries.size());
+  for (Entry& e : entries) {
     Tensor t = empty(e.shape, TensorOptions(e.dtype));
     if (e.end > e.begin) std::memcpy(t.raw_data(), section + e.begin, e.end - e.begin);
-    out.tensors.emplace_back(e.name, std::move(t));
+    out.tensors.emplace_back(std::move(e.name), std::move(t));
   }
   return out;
 }
@@ -195,13 +285,28 @@ void serialize(const NamedTensors& tensors, const std::map<std::string, std::str
     text += json(key).dump() + ":" + value.dump();
   };
   std::set<std::string> names;
+  for (auto& [name, t] : tensors) {
+    SADANET_CHECK(name != "__metadata__", "a tensor cannot be named '__metadata__'");
+    SADANET_CHECK(names.insert(name).second, "duplicate tensor name '", name, "'");
+    SADANET_CHECK(t.defined(), "tensor '", name, "' is undefined");
+  }
+  SADANET_CHECK(!metadata.count(kChecksumKey), "metadata key '", kChecksumKey,
+                "' is the writer's own (the checksum of the content)");
+  // The checksum goes in the header, before the bytes it covers: a first pass over the tensors
+  // hashes them (one at a time, so a device tensor is copied to the host twice, never held whole).
+  std::map<std::string, std::string> meta = metadata;
+  {
+    ContentHash hash(metadata);
+    for (auto& [name, t] : tensors) {
+      Tensor c = t.detach().cpu().contiguous();
+      hash.tensor(name, format_name(c.dtype()), c.shape(), c.raw_data(), c.nbytes());
+    }
+    meta.emplace(kChecksumKey, hash.hex());
+  }
   uint64_t offset = 0;
   try {
-    if (!metadata.empty()) add("__metadata__", metadata);
+    add("__metadata__", meta);
     for (auto& [name, t] : tensors) {
-      SADANET_CHECK(name != "__metadata__", "a tensor cannot be named '__metadata__'");
-      SADANET_CHECK(names.insert(name).second, "duplicate tensor name '", name, "'");
-      SADANET_CHECK(t.defined(), "tensor '", name, "' is undefined");
       add(name, {{"dtype", format_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}});
       offset += t.nbytes();
     }

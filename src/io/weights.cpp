@@ -40,7 +40,11 @@ TensorFile load_weights_bytes(const uint8_t* data, size_t size, const std::strin
   switch (detect_weights_format(data, size)) {
     case WeightsFormat::safetensors: return read_safetensors_bytes(data, size, name);
     case WeightsFormat::torch_zip:
-    case WeightsFormat::torch_legacy: return TensorFile{load_pth_bytes(data, size, name), {}};
+    case WeightsFormat::torch_legacy: {
+      TensorFile f;
+      f.tensors = load_pth_bytes(data, size, name);
+      return f;
+    }
     case WeightsFormat::unknown: break;
   }
   throw Error("weights '" + name + "': unrecognised format (expected safetensors or a torch .pth, zip or legacy)");

@@ -114,6 +114,7 @@ ZipEntry read_entry(const uint8_t* data, size_t size, ByteReader& cd, const Dire
   SADANET_CHECK(csize == usize, what, ": stored size ", csize, " differs from its size ", usize);
 
   SADANET_CHECK(range_fits(local, kLocalSize, dir.offset), what, ": local header offset ", local, " is outside the file");
+  e.header_offset = local;
   ByteReader lh(data, size, local);
   SADANET_CHECK(lh.u32("local header signature") == kLocalSig, what, ": bad local header signature at offset ", local);
   lh.seek(local + 26, "local header");
@@ -152,6 +153,18 @@ ZipReader::ZipReader(const uint8_t* data, size_t size) : data_(data), size_(size
     entries_.push_back(read_entry(data, size, cd, dir));
     SADANET_CHECK(index_.emplace(entries_.back().name, entries_.size() - 1).second, "duplicate zip entry '",
                   entries_.back().name, "'");
+  }
+  // Each entry already ends before the central directory (read_entry); here, before any CRC is
+  // computed, each must also end before the next one's local header (as zip writers lay them out;
+  // Python's zipfile refuses overlapping entries too).
+  for (size_t i = 1; i < entries_.size(); ++i) {
+    const ZipEntry &a = entries_[i - 1], &b = entries_[i];
+    SADANET_CHECK(b.header_offset > a.header_offset, "zip entry '", b.name, "' (local header at ", b.header_offset,
+                  ") is listed after '", a.name, "' (at ", a.header_offset,
+                  ") but lies before it: entries out of order in the central directory");
+    SADANET_CHECK(b.header_offset >= a.data_offset + a.size, "zip entries '", a.name, "' and '", b.name,
+                  "' overlap: '", a.name, "' spans [", a.header_offset, ", ", a.data_offset + a.size, ") and '", b.name,
+                  "' starts at ", b.header_offset);
   }
 }
 

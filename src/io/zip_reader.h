@@ -12,14 +12,18 @@ namespace sadanet::io {
 
 struct ZipEntry {
   std::string name;
-  uint64_t data_offset = 0;  // of the stored bytes, inside the input
+  uint64_t header_offset = 0;  // of the local header, inside the input
+  uint64_t data_offset = 0;    // of the stored bytes, inside the input
   uint64_t size = 0;
   uint32_t crc32 = 0;
 };
 
 class ZipReader {
  public:
-  ZipReader(const uint8_t* data, size_t size);  // parses and validates the central directory
+  // Parses and validates the central directory. The entries must lie in the file in directory
+  // order, each (local header and data) ending before the next begins: overlapping entries would
+  // make one byte count many times, and the CRC work of a small file unbounded.
+  ZipReader(const uint8_t* data, size_t size);
   ZipReader(const ZipReader&) = delete;  // index_ points into entries_
   ZipReader& operator=(const ZipReader&) = delete;
   const std::vector<ZipEntry>& entries() const { return entries_; }

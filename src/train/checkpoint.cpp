@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sadanet/data/dataset.h"
+#include "sadanet/parse_number.h"
 
 namespace sadanet::train {
 namespace {
@@ -111,15 +112,22 @@ LoadedFile load_checkpoint_file(const std::string& path) {
                 f.format == kCheckpointFormat && version == "1"
                     ? " (a version-1 checkpoint kept one optimizer per stage; it cannot be resumed: start the run again)"
                     : "");
-  f.config = config_from_json(get("config"));
+  try {  // a doctored file must not size the networks or loops built from it
+    f.config = config_from_json(get("config"));
+    f.config.check_file_limits();
+  } catch (const Error& e) {
+    throw Error(path + ": metadata 'config': " + e.what());
+  }
   try {
     f.classes = nlohmann::json::parse(get("classes")).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": metadata 'classes' is not a JSON list of names: " + e.what());
   }
+  SADANET_CHECK(f.classes.size() >= 2 && f.classes.size() <= static_cast<size_t>(kMaxFileClasses), path,
+                ": metadata 'classes': expected 2..", kMaxFileClasses, " class names, got ", f.classes.size());
   const std::string& h = get("split_hash");
   SADANET_CHECK(h.size() == 16, path, ": metadata 'split_hash' should be 16 hex digits, got '", h, "'");
-  f.split_hash = std::stoull(h, nullptr, 16);
+  f.split_hash = parse_u64(h, path + ": metadata 'split_hash'", 16);
   return f;
 }
 

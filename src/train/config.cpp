@@ -211,6 +211,38 @@ void TrainConfig::validate() const {
   }
 }
 
+void TrainConfig::check_file_limits() const {
+  auto in = [](const char* key, int64_t v, int64_t lo, int64_t hi) {
+    SADANET_CHECK(v >= lo && v <= hi, "config: expected ", key, " in ", lo, "..", hi, ", got ", v);
+  };
+  auto finite = [](const char* key, double v, bool ok, const char* range) {
+    SADANET_CHECK(std::isfinite(v) && ok, "config: expected ", key, " ", range, ", got ", v);
+  };
+  in("steps1", steps1, 0, kMaxFileSteps);
+  in("steps2", steps2, 0, kMaxFileSteps);
+  in("steps_erm", steps_erm, 0, kMaxFileSteps);
+  in("batch", batch, 1, 4096);
+  in("size", size, 32, 4096);
+  finite("lr", lr, lr > 0 && lr < 1, "in (0, 1)");
+  finite("beta", beta, beta >= 0, ">= 0");
+  finite("tau", tau, tau > 0, "> 0");
+  in("k", k, 2, 16);
+  in("la_hidden", la_hidden, 1, kMaxFileWidth);
+  in("la_out", la_out, 1, kMaxFileWidth);
+  in("proj_dim", proj_dim, 1, kMaxFileWidth);
+  in("proj_hidden", proj_hidden, 1, kMaxFileWidth);
+  in("swad.eval_every", swad.eval_every, 0, kMaxFileSteps);
+  in("swad.n_converge", swad.n_converge, 1, 1000);
+  in("swad.n_tolerance", swad.n_tolerance, 1, 1000);
+  finite("swad.tolerance_ratio", swad.tolerance_ratio, swad.tolerance_ratio >= 0, ">= 0");
+  in("swad.bn_steps", swad.bn_steps, 0, 1'000'000);
+  in("threads", threads, 0, 1024);
+  in("loader_threads", loader_threads, 1, 256);
+  in("eval_batch", eval_batch, 1, 4096);
+  in("log_every", log_every, 1, kMaxFileSteps);
+  in("ckpt_every", ckpt_every, 1, kMaxFileSteps);
+}
+
 std::vector<std::string> TrainConfig::identity_diff(const TrainConfig& other) const {
   json a = to_j(*this), b = to_j(other);
   std::vector<std::string> out;

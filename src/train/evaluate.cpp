@@ -61,11 +61,16 @@ double domain_mean_loss(const Predictions& p) {
 
 EvalReport evaluate_model_file(const std::string& model_path, const std::string& data_root, const std::string& domain,
                                const std::string& split, int batch, const std::string& device, int loader_threads,
-                               int64_t max_pixels) {
+                               int64_t max_pixels, int size) {
   SADANET_CHECK(split == "test" || split == "all", "eval: --split: expected test or all, got '", split, "'");
   SADANET_CHECK(batch >= 1, "eval: expected batch >= 1, got ", batch);
+  SADANET_CHECK(size == 0 || (size >= 32 && size <= 4096), "eval: expected size 0 (the file's) or 32..4096, got ",
+                size);
   LoadedFile f = load_checkpoint_file(model_path);
   TrainConfig cfg = f.config;
+  SADANET_CHECK(size > 0 || cfg.size <= kMaxEvalSizeFromFile, "eval: ", model_path, ": the file's image size ",
+                cfg.size, " is over ", kMaxEvalSizeFromFile, "; pass --size N to evaluate at another (or that) size");
+  if (size > 0) cfg.size = size;
   if (!device.empty()) cfg.device = device;
   const Device dev = Device::parse(require_device(cfg.device, "eval"));
 

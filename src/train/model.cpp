@@ -2,6 +2,8 @@
 
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "sadanet/io/weights.h"
 
@@ -78,10 +80,11 @@ std::string load_pretrained_backbone(models::ResNet& backbone, const std::string
   nn::NamedTensors keep;
   std::vector<std::string> dropped;
   const auto mine = backbone.state_dict();
+  std::unordered_map<std::string_view, const Shape*> shapes;  // a file may name millions of tensors
+  for (const auto& [name, t] : mine) shapes.emplace(name, &t.shape());
   auto shape_of = [&](const std::string& n) -> const Shape* {
-    for (const auto& [name, t] : mine)
-      if (name == n) return &t.shape();
-    return nullptr;
+    auto it = shapes.find(n);
+    return it == shapes.end() ? nullptr : it->second;
   };
   for (auto& [name, t] : f.tensors) {
     const bool is_fc = name == "fc.weight" || name == "fc.bias";

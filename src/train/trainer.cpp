@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include "sadanet/data/dataset.h"
 #include "sadanet/data/loader.h"
 #include "sadanet/optim.h"
+#include "sadanet/parse_number.h"
 #include "sadanet/runtime.h"
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
@@ -57,15 +57,6 @@ struct RunFailure {
   std::string message;
 };
 
-int64_t meta_int(const LoadedFile& f, const std::string& key) {
-  const std::string& v = f.meta(key);
-  int64_t x = 0;
-  const char* end = v.data() + v.size();
-  auto [p, ec] = std::from_chars(v.data(), end, x);
-  SADANET_CHECK(ec == std::errc() && p == end && !v.empty(), "checkpoint: metadata '", key,
-                "' should be an integer, got '", v, "'");
-  return x;
-}
 
 class Trainer {
  public:
@@ -326,7 +317,7 @@ void Trainer::enter_stage(size_t idx) {
 
 void Trainer::restore(const LoadedFile& f) {
   const std::string& stage_name = f.meta("stage");
-  const int64_t step = meta_int(f, "step");
+  const int64_t step = parse_i64(f.meta("step"), "resume: checkpoint metadata 'step'", 0, kMaxFileSteps);
   SADANET_CHECK(stage_name == stage().name, "resume: checkpoint stage '", stage_name, "' but the run is in '",
                 stage().name, "'");
   SADANET_CHECK(step >= 0 && step <= stage().steps, "resume: checkpoint step ", step, " outside 0..", stage().steps);
@@ -593,7 +584,7 @@ TrainResult Trainer::run() {
     SADANET_CHECK(it != names.end(), "resume: the checkpoint is at stage '", st, "', which a ", method_name(cfg_.method),
                   " run does not have");
     start_stage = static_cast<size_t>(it - names.begin());
-    log_->truncate_after(st, meta_int(*ckpt, "step"));
+    log_->truncate_after(st, parse_i64(ckpt->meta("step"), "resume: checkpoint metadata 'step'", 0, kMaxFileSteps));
   } else if (opts_.resume) {
     log_->truncate_after(names.front(), 0);  // a process killed before its first checkpoint logged steps
   }

@@ -1,5 +1,6 @@
 // `sadanet eval`: a trained model (final/last.safetensors or a checkpoint) on one domain's test
-// part or all of it, with the classes, image size and split seed saved in the file.
+// part or all of it, with the classes, image size and split seed saved in the file (every number
+// there bounded: see TrainConfig::check_file_limits; --size overrides the file's image size).
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,6 +19,7 @@ struct EvalArgs {
   int batch = 64;
   int threads = 2;
   int64_t max_pixels = data::kDefaultMaxPixels;
+  int size = 0;  // 0: the file's (at most train::kMaxEvalSizeFromFile)
 };
 
 void run(const EvalArgs& a) {
@@ -28,8 +30,8 @@ void run(const EvalArgs& a) {
     if (data.empty()) data = f.config.data;
     if (domain.empty()) domain = f.config.target;
   }
-  train::EvalReport r =
-      train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads, a.max_pixels);
+  train::EvalReport r = train::evaluate_model_file(a.checkpoint, data, domain, a.split, a.batch, a.device, a.threads,
+                                                   a.max_pixels, a.size);
   // Unreadable files are reported whatever the output format (stderr), so a count that is short
   // of the files on disk never passes silently.
   for (const auto& b : r.skipped) std::cerr << "data: skipping unreadable " << b.reason << "\n";
@@ -71,6 +73,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--out", a->out, "Also write metrics.json and confusion.png here");
   cmd->add_option("--batch", a->batch, "Images per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("--device", a->device, "cpu or cuda[:N] (default: the run's)");
+  cmd->add_option("--size", a->size, "Image size (default: the run's, if at most 1024)")->check(CLI::Range(32, 4096));
   cmd->add_option("--loader-threads", a->threads, "Image decoding threads")->check(CLI::Range(1, 256));
   cmd->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels (default 64 MP)")
       ->check(positive());

@@ -25,8 +25,13 @@ struct PredictArgs {
 };
 
 int64_t classes_in(const std::string& path) {
-  for (auto& [name, t] : io::load_weights(path).tensors)
-    if (name == "fc.weight" && t.dim() == 2) return t.size(0);
+  for (auto& [name, t] : io::load_weights(path).tensors) {
+    if (name != "fc.weight" || t.dim() != 2) continue;
+    // An fc.weight of shape [N, 0] holds no bytes whatever N: the file cannot size the model alone.
+    SADANET_CHECK(t.size(0) >= 1 && t.size(0) <= 10000, "predict: ", path, ": fc.weight has ", t.size(0),
+                  " rows; expected 1..10000 classes (pass --num-classes to use more)");
+    return t.size(0);
+  }
   throw Error("predict: " + path + " has no fc.weight to take the class count from; pass --num-classes");
 }
 

@@ -140,7 +140,8 @@ train::TrainConfig TrainOptions::make() const {
 std::pair<double, double> evaluate_run(const std::string& rundir, const train::TrainConfig& cfg, bool print) {
   const std::string split = cfg.target_eval == "all" ? "all" : "test";
   train::EvalReport r = train::evaluate_model_file(rundir + "/final.safetensors", cfg.data, cfg.target, split,
-                                                   cfg.eval_batch, cfg.device, cfg.loader_threads, cfg.max_pixels);
+                                                   cfg.eval_batch, cfg.device, cfg.loader_threads, cfg.max_pixels,
+                                                   cfg.size);
   for (const auto& b : r.skipped) std::cerr << "data: skipping unreadable " << b.reason << "\n";
   io::write_file_atomic(rundir + "/test_metrics.json", r.metrics.to_json() + "\n");
   eval::save_confusion_png(rundir + "/test_confusion.png", r.metrics,

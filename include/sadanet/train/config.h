@@ -109,11 +109,20 @@ struct TrainConfig {
   int64_t erm_steps() const { return steps_erm > 0 ? steps_erm : steps1 + steps2; }
   // Throws sadanet::Error naming the field, what was expected and what came.
   void validate() const;
+  // The numeric bounds of a config read from a file (a model's or checkpoint's metadata), which
+  // may have been doctored: every size, count and step that decides memory or time is bounded
+  // (steps <= kMaxFileSteps, widths <= kMaxFileWidth, ...), as are validate()'s numeric fields.
+  // The image size keeps validate()'s 32..4096; `eval` caps a file's own size further.
+  void check_file_limits() const;
   // Keys whose values differ and that change the result (everything but device, threads,
   // loader_threads, cache, max_pixels, eval_batch, log_every, ckpt_every, ckpt_minutes and the
   // data path): a resumed run must agree on them.
   std::vector<std::string> identity_diff(const TrainConfig& other) const;
 };
+
+inline constexpr int64_t kMaxFileSteps = 100'000'000;  // steps, step numbers, intervals
+inline constexpr int64_t kMaxFileWidth = 8192;          // la_hidden, la_out, proj_dim, proj_hidden
+inline constexpr int64_t kMaxFileClasses = 10000;
 
 // Sets the preset's fields (table above) and cfg.preset; throws for an unknown name.
 void apply_preset(TrainConfig& cfg, const std::string& preset);

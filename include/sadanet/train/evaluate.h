@@ -45,9 +45,12 @@ struct EvalReport {
 
 // Loads a checkpoint or model file written by `sadanet train`, takes its config (classes, image
 // size, arch, split seed), and evaluates it on `domain` of the dataset at data_root: its test part
-// (split "test", the part the seed's split holds out) or all of it ("all").
+// (split "test", the part the seed's split holds out) or all of it ("all"). `size` > 0 evaluates
+// at that image size; 0 takes the file's, which must then be at most kMaxEvalSizeFromFile (a
+// doctored size of 4096 made 4 images cost 13 GB).
+inline constexpr int kMaxEvalSizeFromFile = 1024;
 EvalReport evaluate_model_file(const std::string& model_path, const std::string& data_root, const std::string& domain,
                                const std::string& split = "test", int batch = 64, const std::string& device = "",
-                               int loader_threads = 2, int64_t max_pixels = data::kDefaultMaxPixels);
+                               int loader_threads = 2, int64_t max_pixels = data::kDefaultMaxPixels, int size = 0);
 
 }  // namespace sadanet::train
