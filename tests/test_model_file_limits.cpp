@@ -48,7 +48,7 @@ class ModelFileLimits : public ::testing::Test {
     r.out = *dir_ / "run";
     r.log = &log;
     r.progress_bar = 0;
-    r.handle_sigint = false;
+    r.handle_signals = false;
     TrainResult res = run_training(c, r);
     ASSERT_EQ(res.status, TrainStatus::completed) << res.message << log.str();
   }
@@ -139,10 +139,10 @@ TEST_F(ModelFileLimits, EvalCapsTheFilesImageSizeUnlessGivenOne) {
   }
   // Given the size it was trained at, the doctored file evaluates as the original does.
   EvalReport a = evaluate_model_file(model(), data(), "synthC", "all", 8);
-  EvalReport b = evaluate_model_file(big, data(), "synthC", "all", 8, "", 2, 32);
+  EvalReport b = evaluate_model_file(big, data(), "synthC", "all", 8, "", 2, data::kDefaultMaxPixels, 32);
   EXPECT_GT(a.images, 0);
   EXPECT_EQ(a.predictions.predicted, b.predictions.predicted);
-  EXPECT_THROW(evaluate_model_file(model(), data(), "synthC", "all", 8, "", 2, 8), Error);  // below 32
+  EXPECT_THROW(evaluate_model_file(model(), data(), "synthC", "all", 8, "", 2, data::kDefaultMaxPixels, 8), Error);  // below 32
 }
 
 TEST_F(ModelFileLimits, AFlippedByteInTheModelIsRefusedAsCorrupt) {

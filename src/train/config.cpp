@@ -226,7 +226,7 @@ void TrainConfig::check_file_limits() const {
   finite("lr", lr, lr > 0 && lr < 1, "in (0, 1)");
   finite("beta", beta, beta >= 0, ">= 0");
   finite("tau", tau, tau > 0, "> 0");
-  in("k", k, 2, 16);
+  if (k != 0) in("k", k, 2, 16);  // 0: auto
   in("la_hidden", la_hidden, 1, kMaxFileWidth);
   in("la_out", la_out, 1, kMaxFileWidth);
   in("proj_dim", proj_dim, 1, kMaxFileWidth);

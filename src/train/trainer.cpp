@@ -331,9 +331,11 @@ void Trainer::restore(const LoadedFile& f) {
   opt_->load_state_dict(sd);
   loader_->restore(data::LoaderState::from_json(f.meta("loader_state")));
   {
-    std::istringstream is(f.meta("aug_rng"));
-    uint64_t seed = 0, offset = 0;
-    SADANET_CHECK(static_cast<bool>(is >> seed >> offset), "resume: malformed aug_rng '", f.meta("aug_rng"), "'");
+    const std::string& v = f.meta("aug_rng");  // "<seed> <offset>"
+    const size_t sp = v.find(' ');
+    SADANET_CHECK(sp != std::string::npos, "resume: checkpoint metadata 'aug_rng' should be two numbers, got '", v, "'");
+    const uint64_t seed = parse_u64(std::string_view(v).substr(0, sp), "resume: checkpoint metadata 'aug_rng' seed");
+    const uint64_t offset = parse_u64(std::string_view(v).substr(sp + 1), "resume: checkpoint metadata 'aug_rng' offset");
     aug_gen_.set_state(seed, offset);
   }
   if (swad_) {
