@@ -181,22 +181,40 @@ TEST_F(RunHygiene, ALoaderThatGivesUpMidRunWritesACheckpointFirst) {
   EXPECT_EQ(step, r.steps_run);
 }
 
-TEST_F(RunHygiene, ResumePassesOverATornLatestCheckpointSayingSo) {
-  const std::string dir = run_ / "torn";
-  TrainConfig c = short_erm(4);
-  c.ckpt_every = 1;
-  RunOptions o = quiet(dir);
-  o.hooks = stop_after(2);  // checkpoints after steps 1, 2, 3: latest = 3, prev = 2
-  ASSERT_EQ(run_training(c, o).status, TrainStatus::interrupted);
-  fs::resize_file(checkpoint_path(dir), fs::file_size(checkpoint_path(dir)) / 2);
-  o.hooks = {};
-  o.resume = true;
-  TrainResult r = run_training(c, o);
-  ASSERT_EQ(r.status, TrainStatus::completed) << r.message;
-  EXPECT_EQ(r.steps_run, 2);  // from prev (step 2)
-  ASSERT_FALSE(r.warnings.empty());
-  EXPECT_NE(r.warnings.front().find("passed over unusable checkpoints"), std::string::npos) << r.warnings.front();
-  EXPECT_NE(r.warnings.front().find("ckpt-prev.safetensors"), std::string::npos) << r.warnings.front();
+TEST_F(RunHygiene, ResumePassesOverATornOrCorruptLatestCheckpointSayingSo) {
+  // Torn: cut in half (a crash of the file system under it). Corrupt: one byte flipped near the
+  // end, in tensor data that only the checksum vouches for.
+  for (const std::string damage : {"torn", "flipped"}) {
+    const std::string dir = run_ / damage;
+    TrainConfig c = short_erm(4);
+    c.ckpt_every = 1;
+    RunOptions o = quiet(dir);
+    o.hooks = stop_after(2);  // checkpoints after steps 1, 2, 3: latest = 3, prev = 2
+    ASSERT_EQ(run_training(c, o).status, TrainStatus::interrupted);
+    const std::string latest = checkpoint_path(dir);
+    if (damage == "torn") {
+      fs::resize_file(latest, fs::file_size(latest) / 2);
+    } else {
+      std::fstream f(latest, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(-100, std::ios::end);
+      char b = 0;
+      f.read(&b, 1);
+      b ^= 0x10;
+      f.seekp(-100, std::ios::end);
+      f.write(&b, 1);
+    }
+    EXPECT_THROW(load_checkpoint_file(latest), Error) << damage;
+    o.hooks = {};
+    o.resume = true;
+    TrainResult r = run_training(c, o);
+    ASSERT_EQ(r.status, TrainStatus::completed) << damage << ": " << r.message;
+    EXPECT_EQ(r.steps_run, 2) << damage;  // from prev (step 2)
+    ASSERT_FALSE(r.warnings.empty()) << damage;
+    const std::string& w = r.warnings.front();
+    EXPECT_NE(w.find("passed over unusable checkpoints"), std::string::npos) << w;
+    EXPECT_NE(w.find("ckpt-prev.safetensors"), std::string::npos) << w;
+    if (damage == "flipped") EXPECT_NE(w.find("checksum mismatch"), std::string::npos) << w;
+  }
 }
 
 TEST_F(RunHygiene, ResumeWithAnotherThreadCountIsRefusedUnlessAllowed) {
@@ -297,31 +315,4 @@ TEST_F(RunHygiene, TheProgressBarFitsAnEightyColumnTerminal) {
     ++bars;
   }
   EXPECT_GE(bars, 4);
-}
-
-TEST_F(RunHygiene, ResumePassesOverACheckpointWithOneFlippedByte) {
-  const std::string dir = run_ / "flipped";
-  TrainConfig c = short_erm(4);
-  c.ckpt_every = 1;
-  RunOptions o = quiet(dir);
-  o.hooks = stop_after(2);  // latest = step 3, prev = step 2
-  ASSERT_EQ(run_training(c, o).status, TrainStatus::interrupted);
-  {
-    // One byte near the end: tensor data, which only the checksum can vouch for.
-    std::fstream f(checkpoint_path(dir), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(-100, std::ios::end);
-    char b = 0;
-    f.read(&b, 1);
-    b ^= 0x10;
-    f.seekp(-100, std::ios::end);
-    f.write(&b, 1);
-  }
-  EXPECT_THROW(load_checkpoint_file(checkpoint_path(dir)), Error);
-  o.hooks = {};
-  o.resume = true;
-  TrainResult r = run_training(c, o);
-  ASSERT_EQ(r.status, TrainStatus::completed) << r.message;
-  EXPECT_EQ(r.steps_run, 2);  // from prev (step 2)
-  ASSERT_FALSE(r.warnings.empty());
-  EXPECT_NE(r.warnings.front().find("checksum mismatch"), std::string::npos) << r.warnings.front();
 }
