@@ -8,41 +8,26 @@
 #include <sstream>
 
 #include "data_fixtures.h"
-#include "sadanet/data/synth.h"
 #include "sadanet/io/safetensors.h"
 #include "sadanet/parse_number.h"
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
 #include "sadanet/train/trainer.h"
+#include "train_fixture.h"
 
 using namespace sadanet;
 using namespace sadanet::train;
 
 namespace {
 
-// One tiny trained model (ERM, resnet-tiny, 2 steps on 32 x 32 synthetic images) for the suite.
-class ModelFileLimits : public ::testing::Test {
+// One tiny trained model (ERM, resnet-tiny, 2 steps on TrainRun's 32 x 32 synthetic images) for
+// the suite.
+class ModelFileLimits : public test::TrainRun {
  protected:
   static void SetUpTestSuite() {
+    TrainRun::SetUpTestSuite();
     dir_ = new test::ScratchDir();
-    data::SynthOptions o;
-    o.domains = 3;
-    o.per_class = 4;
-    o.size = 32;
-    o.seed = 5;
-    o.threads = 2;
-    data::write_synth_dataset(*dir_ / "data", o);
-    TrainConfig c;
-    c.data = *dir_ / "data";
-    c.target = "synthC";
-    c.method = Method::erm;
-    c.arch = Arch::resnet_tiny;
-    c.steps1 = 2;
-    c.steps2 = 0;
-    c.batch = 2;
-    c.size = 32;
-    c.loader_threads = 1;
-    c.swad.enabled = false;
+    TrainConfig c = short_erm(2);
     std::ostringstream log;
     RunOptions r;
     r.out = *dir_ / "run";
@@ -55,9 +40,10 @@ class ModelFileLimits : public ::testing::Test {
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
+    TrainRun::TearDownTestSuite();
   }
   static std::string model() { return *dir_ / "run/final.safetensors"; }
-  static std::string data() { return *dir_ / "data"; }
+  static std::string data() { return data_->path(); }
 
   // A copy of the model with metadata `key` changed by `edit`, written by sadanet's own writer.
   static std::string doctored(const std::string& key, const std::function<void(std::string&)>& edit) {

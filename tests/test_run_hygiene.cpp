@@ -47,17 +47,7 @@ TrainHooks stop_after(int64_t at) {
 
 }  // namespace
 
-class RunHygiene : public TrainRun {
- protected:
-  static TrainConfig short_erm(int64_t steps) {
-    TrainConfig c = tiny(Method::erm);
-    c.steps1 = steps;
-    c.steps2 = 0;
-    c.swad.enabled = false;
-    c.log_every = 1;
-    return c;
-  }
-};
+class RunHygiene : public TrainRun {};
 
 TEST_F(RunHygiene, ASecondProcessOnTheFolderIsRefusedNamingTheHolder) {
   const std::string dir = run_ / "locked";

@@ -383,11 +383,8 @@ TEST_F(TrainRun, NonFiniteLossStopsTheRunAndNamesStepAndTerm) {
 }
 
 TEST_F(TrainRun, FailedCheckpointWriteIsRetriedOnceThenTheRunStopsWithTheLastGoodOne) {
-  TrainConfig c = tiny(Method::erm);
-  c.steps1 = 3;
-  c.steps2 = 0;
+  TrainConfig c = short_erm(3);
   c.ckpt_every = 1;
-  c.swad.enabled = false;
   int writes = 0;
   set_checkpoint_write_hook([&writes](const std::string& path) {
     if (path.find("ckpt-") != std::string::npos && ++writes >= 2) throw Error("No space left on device (simulated)");
@@ -404,11 +401,8 @@ TEST_F(TrainRun, FailedCheckpointWriteIsRetriedOnceThenTheRunStopsWithTheLastGoo
 }
 
 TEST_F(TrainRun, ACheckpointThatFailsOnceIsRetriedAndTheRunGoesOn) {
-  TrainConfig c = tiny(Method::erm);
-  c.steps1 = 3;
-  c.steps2 = 0;
+  TrainConfig c = short_erm(3);
   c.ckpt_every = 1;
-  c.swad.enabled = false;
   int writes = 0;
   set_checkpoint_write_hook([&writes](const std::string& path) {
     if (path.find("ckpt-") != std::string::npos && ++writes == 2) throw Error("No space left on device (simulated)");

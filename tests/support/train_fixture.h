@@ -67,6 +67,16 @@ class TrainRun : public ::testing::Test {
     return c;
   }
 
+  // ERM for `steps` steps without SWAD, logging every step.
+  static TrainConfig short_erm(int64_t steps) {
+    TrainConfig c = tiny(Method::erm);
+    c.steps1 = steps;
+    c.steps2 = 0;
+    c.swad.enabled = false;
+    c.log_every = 1;
+    return c;
+  }
+
   RunOptions quiet(const std::string& out) {
     RunOptions r;
     r.out = out;
