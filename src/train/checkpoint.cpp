@@ -43,9 +43,8 @@ std::string checkpoint_path(const std::string& rundir) { return rundir + "/ckpt-
 std::string previous_checkpoint_path(const std::string& rundir) { return rundir + "/ckpt-prev.safetensors"; }
 
 std::string find_checkpoint(const std::string& rundir) {
-  for (const std::string& p : {checkpoint_path(rundir), next_path(rundir), previous_checkpoint_path(rundir)})
-    if (exists(p)) return p;
-  return "";
+  const std::vector<std::string> found = checkpoint_candidates(rundir);
+  return found.empty() ? "" : found.front();
 }
 
 std::vector<std::string> checkpoint_candidates(const std::string& rundir) {

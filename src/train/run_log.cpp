@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "io/atomic_file.h"
 #include "sadanet/io/files.h"
 #include "sadanet/error.h"
 
@@ -61,9 +60,7 @@ void RunLog::truncate_after(const std::string& stage, int64_t step) {
       }
     }
     in.close();
-    io::AtomicFileWriter w(path);
-    w.write(kept.data(), kept.size());
-    w.commit();
+    io::write_file_atomic(path, kept);
   }
 }
 

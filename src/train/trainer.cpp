@@ -13,7 +13,6 @@
 #include <optional>
 #include <sstream>
 
-#include "io/atomic_file.h"
 #include "sadanet/io/files.h"
 #include "sadanet/data/dataset.h"
 #include "sadanet/data/loader.h"
@@ -49,8 +48,6 @@ std::vector<StageSpec> stages_of(const TrainConfig& c) {
   return {{"stage1", c.steps1, true, false, false},
           {"stage2", c.steps2, false, c.stage2 == Stage2::classifier, true}};
 }
-
-void write_text_atomic(const std::string& path, const std::string& text) { io::write_file_atomic(path, text); }
 
 // Why the run stops with TrainStatus::failed (a file could not be written, the data gave out).
 struct RunFailure {
@@ -117,6 +114,10 @@ class Trainer {
   std::vector<Tensor> swad_params_;
   std::unique_ptr<SwadTracker> swad_;
   std::string last_good_ = "none (no checkpoint written yet)";
+  // "after <stage> step <n> in RUNDIR/ckpt-latest.safetensors", or the "none" of last_good_.
+  std::string last_good_where() const {
+    return last_good_ + (last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out));
+  }
   RunDirLock lock_;
   Clock::time_point last_ckpt_time_ = Clock::now();
 };
@@ -390,8 +391,8 @@ void Trainer::fail_after_checkpoint(const std::string& what) {
   std::string msg = what + "; ";
   if (saved) msg += "wrote a checkpoint after " + stage().name + " step " + std::to_string(step_) + " (" +
                     checkpoint_path(opts_.out) + "); fix the cause and continue with --resume";
-  else msg += "the checkpoint could not be written either (" + why + "); the last good checkpoint is " + last_good_ +
-              (last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out));
+  else msg += "the checkpoint could not be written either (" + why + "); the last good checkpoint is " +
+              last_good_where();
   throw RunFailure{msg};
 }
 
@@ -422,7 +423,7 @@ bool Trainer::run_stage() {
         result_.status = TrainStatus::diverged;
         result_.message = detail::concat(s.name, " step ", step + 1, "/", s.steps, ": loss term '", name, "' is ", v,
                                          "; training stopped before this step's update. Last good checkpoint: ",
-                                         last_good_, last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out));
+                                         last_good_where());
         log_->flush();
         log_->message("error: " + result_.message);
         return false;
@@ -472,8 +473,7 @@ bool Trainer::run_stage() {
     if ((stop_requested() || stage_end || time_due || step_ % cfg_.ckpt_every == 0) && !save_checkpoint_now(&why))
       throw RunFailure{"the checkpoint after " + s.name + " step " + std::to_string(step_) +
                        " could not be written (" + why + "), twice; the run stops rather than train on unsaved. " +
-                       "The last good checkpoint is " + last_good_ +
-                       (last_good_.rfind("none", 0) == 0 ? "" : " in " + checkpoint_path(opts_.out)) +
+                       "The last good checkpoint is " + last_good_where() +
                        "; free space and continue with --resume"};
     if (stop_requested()) {
       result_.status = TrainStatus::interrupted;
@@ -568,7 +568,7 @@ TrainResult Trainer::run() {
                   "): images were added, removed or renamed under ", cfg_.data);
     SADANET_CHECK(ckpt->classes == classes_, "resume: the dataset's classes differ from the run's");
   }
-  write_text_atomic(opts_.out + "/config.json", config_to_json(cfg_) + "\n");
+  io::write_file_atomic(opts_.out + "/config.json", config_to_json(cfg_) + "\n");
 
   net_ = build_networks(cfg_, static_cast<int64_t>(classes_.size()));
   if (!cfg_.weights.empty() && !ckpt) log_->message("weights: " + load_pretrained_backbone(*net_.backbone, cfg_.weights));
