@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "sadanet/data/loader.h"
 #include "sadanet/error.h"
 #include "sadanet/io/weights.h"
 #include "sadanet/runtime.h"
@@ -109,7 +110,8 @@ Tensor preprocess_image(const data::Image& img, const Preprocess& p) {
                 img.rgb.size(), " bytes");
   const data::Image sized =
       img.height == p.size && img.width == p.size ? img : data::resize_bilinear(img, p.size, p.size);
-  return data::to_tensor(sized, p.mean.data(), p.std.data());
+  // As training and eval normalise (normalize_images), to the last bit; to_tensor rounds otherwise.
+  return data::normalize_images(data::to_u8_tensor(sized), p.mean.data(), p.std.data());
 }
 
 }  // namespace sadanet::train

@@ -1,77 +1,205 @@
-// `sadanet predict --weights W [--num-classes N] [--no-resize] [--json] IMAGE...`: top-5 classes
-// of a ResNet-50 for each image (JPEG, PNG, BMP), resized to 224x224 and ImageNet-normalised.
+// `sadanet predict --model M [options] IMAGE|DIR...`: the class of every image with a trained
+// model (a run's final.safetensors or last.safetensors, a checkpoint, or a torchvision ResNet-50),
+// whose file says the architecture, input size, normalisation and class names. Folders are read
+// recursively (files named .jpg/.jpeg/.png/.bmp, sorted); a file that cannot be read is reported
+// on its own line and the rest go on; the exit status is 1 when any image failed.
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
-#include <numeric>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "sadanet/classifier.h"
+#include "sadanet/error.h"
+#include "sadanet/io/csv.h"
+#include "sadanet/io/files.h"
 #include "sadanet/runtime.h"
-#include "sadanet/data/image.h"
-#include "sadanet/io/weights.h"
-#include "sadanet/models/resnet.h"
-#include "sadanet/train/model.h"
 
 namespace sadanet::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct PredictArgs {
-  std::string weights, device = "cpu";
-  int64_t num_classes = 0;
-  int64_t max_pixels = data::kDefaultMaxPixels;
-  bool no_resize = false, json = false;
-  std::vector<std::string> images;
+  std::string model, device = "cpu", csv;
+  std::vector<std::string> inputs;
+  int batch = 16, threads = 0, top_k = 3;
+  int64_t max_pixels = 64'000'000;
+  bool json = false;
 };
 
-int64_t classes_in(const std::string& path) {
-  for (auto& [name, t] : io::load_weights(path).tensors) {
-    if (name != "fc.weight" || t.dim() != 2) continue;
-    // An fc.weight of shape [N, 0] holds no bytes whatever N: the file cannot size the model alone.
-    SADANET_CHECK(t.size(0) >= 1 && t.size(0) <= 10000, "predict: ", path, ": fc.weight has ", t.size(0),
-                  " rows; expected 1..10000 classes (pass --num-classes to use more)");
-    return t.size(0);
+bool has_image_extension(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == ".jpg" || e == ".jpeg" || e == ".jpe" || e == ".png" || e == ".bmp";
+}
+
+// The files to classify, in argument order, each folder's images sorted by path. A named file is
+// always tried (the content decides its type); in folders only image names are taken, and the
+// rest counted. Paths that do not exist or folders that cannot be listed become failed results.
+struct Inputs {
+  std::vector<std::string> files;
+  std::vector<Classifier::FileResult> missing;
+  int64_t ignored = 0;
+};
+
+Inputs gather(const std::vector<std::string>& args) {
+  Inputs in;
+  for (const auto& a : args) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(a, ec);
+    if (ec || !fs::exists(st)) {
+      in.missing.push_back({a, false, {}, "no such file or folder"});
+      continue;
+    }
+    if (!fs::is_directory(st)) {
+      in.files.push_back(a);
+      continue;
+    }
+    std::vector<std::string> found;
+    fs::recursive_directory_iterator it(a, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::error_code fe;
+      if (!it->is_regular_file(fe)) continue;
+      if (has_image_extension(it->path())) found.push_back(it->path().string());
+      else ++in.ignored;
+    }
+    if (ec) in.missing.push_back({a, false, {}, "cannot list the folder: " + ec.message()});
+    std::sort(found.begin(), found.end());
+    in.files.insert(in.files.end(), found.begin(), found.end());
   }
-  throw Error("predict: " + path + " has no fc.weight to take the class count from; pass --num-classes");
+  return in;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// One line of each output per result.
+struct Writers {
+  const PredictArgs& a;
+  std::string csv;
+
+  std::vector<std::string> csv_header() const {
+    std::vector<std::string> h{"path", "label", "index", "probability"};
+    for (int k = 2; k <= a.top_k; ++k) {
+      h.push_back("label_" + std::to_string(k));
+      h.push_back("probability_" + std::to_string(k));
+    }
+    h.push_back("error");
+    return h;
+  }
+
+  void write(const Classifier::FileResult& r) {
+    const auto top = r.ok ? r.prediction.top(static_cast<size_t>(a.top_k)) : std::vector<ClassScore>{};
+    if (!a.csv.empty()) {
+      std::vector<std::string> row{r.path};
+      if (r.ok) {
+        row.push_back(top[0].label);
+        row.push_back(std::to_string(top[0].index));
+        row.push_back(fixed(top[0].probability, 6));
+      } else {
+        row.insert(row.end(), {"", "", ""});
+      }
+      for (int k = 1; k < a.top_k; ++k) {
+        const bool have = static_cast<size_t>(k) < top.size();
+        row.push_back(have ? top[k].label : "");
+        row.push_back(have ? fixed(top[k].probability, 6) : "");
+      }
+      row.push_back(r.ok ? "" : r.error);
+      csv += io::csv_row(row);
+    }
+    if (a.json) {
+      nlohmann::ordered_json j{{"path", r.path}, {"ok", r.ok}};
+      if (r.ok) {
+        j["label"] = r.prediction.label;
+        j["index"] = r.prediction.index;
+        j["probability"] = r.prediction.probability;
+        nlohmann::ordered_json t = nlohmann::ordered_json::array();
+        for (const auto& s : top) t.push_back({{"label", s.label}, {"index", s.index}, {"probability", s.probability}});
+        j["top"] = t;
+        j["probabilities"] = r.prediction.probabilities;
+        j["logits"] = r.prediction.logits;
+      } else {
+        j["error"] = r.error;
+      }
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else if (r.ok) {
+      std::cout << r.path << "  " << top[0].label << " " << fixed(top[0].probability, 3);
+      if (top.size() > 1) {
+        std::cout << "  (";
+        for (size_t k = 1; k < top.size(); ++k) std::cout << (k > 1 ? ", " : "") << top[k].label << " " << fixed(top[k].probability, 3);
+        std::cout << ")";
+      }
+      std::cout << "\n";
+    } else {
+      std::cout << r.path << "  error: " << r.error << "\n";
+    }
+    std::cout.flush();
+  }
+};
+
+// --csv FILE must be writable where it is asked for, checked before the model is even read.
+void check_csv_target(const std::string& path) {
+  if (path.empty()) return;
+  const fs::path p(path);
+  std::error_code ec;
+  SADANET_CHECK(!fs::is_directory(p, ec), "predict: --csv ", path, " is a folder; expected a file name");
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  SADANET_CHECK(fs::is_directory(parent, ec), "predict: --csv ", path, ": the folder ", parent.string(),
+                " does not exist");
 }
 
 void run_predict(const PredictArgs& a) {
-  Device dev = Device::parse(require_device(a.device, "predict"));
-  const int64_t classes = a.num_classes > 0 ? a.num_classes : classes_in(a.weights);
-  auto model = models::resnet50(classes);
-  std::string msg = train::load_pretrained_backbone(*model, a.weights);
-  std::cerr << msg << "\n";
-  model->to(dev);
-  model->eval();
-  int failed = 0;
-  for (const auto& path : a.images) {
-    try {
-      data::DecodeOptions d;
-      d.max_pixels = a.max_pixels;
-      if (!a.no_resize) d.hint_height = d.hint_width = 224;  // resized right after: may decode scaled
-      data::Image img = data::load_image(path, d);
-      if (!a.no_resize) img = data::resize_bilinear(img, 224, 224);
-      SADANET_CHECK(img.height >= 32 && img.width >= 32, "predict: ", path, " is ", img.height, "x", img.width,
-                    "; expected at least 32x32 (drop --no-resize)");
-      NoGradGuard ng;
-      Tensor logits = model->forward(data::to_tensor(img).unsqueeze(0).to(dev)).logits.squeeze(0);
-      auto l = logits.to_vector<double>();
-      auto p = softmax(logits, 0).to_vector<double>();
-      if (a.json) {
-        std::cout << nlohmann::json{{"image", path}, {"logits", l}, {"probs", p}}.dump() << "\n";
-        continue;
-      }
-      std::vector<size_t> order(p.size());
-      std::iota(order.begin(), order.end(), 0);
-      size_t top = std::min<size_t>(5, order.size());
-      std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](size_t x, size_t y) { return p[x] > p[y]; });
-      std::cout << path << "\n";
-      for (size_t i = 0; i < top; ++i) std::printf("  class %4zu  p=%.4f  logit=%.4f\n", order[i], p[order[i]], l[order[i]]);
-    } catch (const Error& e) {
-      ++failed;
-      std::cerr << "sadanet: error: " << e.what() << "\n";
+  check_csv_target(a.csv);
+  // `predict ... --csv out.csv | head`: the pipe closing must not kill the run before the CSV
+  // file is written; printing simply stops (std::cout goes bad) and the rest carries on.
+  if (!a.csv.empty()) std::signal(SIGPIPE, SIG_IGN);
+  require_device(a.device, "predict");
+  if (a.threads > 0) set_num_threads(a.threads);
+  Inputs in = gather(a.inputs);
+  ClassifierOptions o;
+  o.device = a.device;
+  o.max_pixels = a.max_pixels;
+  const auto t0 = std::chrono::steady_clock::now();
+  const Classifier clf = Classifier::load(a.model, o);
+  std::cerr << "predict: " << a.model << ": " << clf.architecture() << ", " << clf.input_size() << " px, "
+            << clf.classes().size() << " classes (";
+  for (size_t i = 0; i < clf.classes().size() && i < 8; ++i) std::cerr << (i ? ", " : "") << clf.classes()[i];
+  std::cerr << (clf.classes().size() > 8 ? ", ..." : "") << "), " << clf.device() << "; " << in.files.size()
+            << (in.files.size() == 1 ? " image" : " images");
+  if (in.ignored) std::cerr << " (" << in.ignored << " other files in the folders ignored: not .jpg/.jpeg/.png/.bmp)";
+  std::cerr << "\n";
+
+  Writers w{a, {}};
+  if (!a.csv.empty()) w.csv = io::csv_row(w.csv_header());
+  int64_t failed = 0, done = 0;
+  for (const auto& r : in.missing) {
+    w.write(r);
+    ++failed;
+  }
+  for (size_t i = 0; i < in.files.size(); i += static_cast<size_t>(a.batch)) {
+    const size_t n = std::min(static_cast<size_t>(a.batch), in.files.size() - i);
+    std::vector<std::string> chunk(in.files.begin() + static_cast<std::ptrdiff_t>(i),
+                                   in.files.begin() + static_cast<std::ptrdiff_t>(i + n));
+    for (const auto& r : clf.predict_files(chunk)) {
+      w.write(r);
+      r.ok ? ++done : ++failed;
     }
   }
+  if (!a.csv.empty()) io::write_file_atomic(a.csv, w.csv);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << "predict: " << done << (done == 1 ? " image" : " images") << " classified";
+  if (failed) std::cerr << ", " << failed << " failed (see their lines)";
+  if (!a.csv.empty()) std::cerr << "; wrote " << a.csv;
+  std::cerr << " (" << fixed(s, 1) << " s)\n";
   if (failed) throw CLI::RuntimeError(1);
 }
 
@@ -79,15 +207,28 @@ void run_predict(const PredictArgs& a) {
 
 void register_predict(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
-  CLI::App* c = app.add_subcommand("predict", "Top-5 classes of a ResNet-50 for each image");
-  c->add_option("--weights", a->weights, "Weights (.pth or .safetensors)")->required()->check(CLI::ExistingFile);
-  c->add_option("--num-classes", a->num_classes, "Classes (default: from the weights' fc)")->check(CLI::Range(1, 1000000));
-  c->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels (default 64 MP)")
-      ->check(positive());
-  c->add_flag("--no-resize", a->no_resize, "Keep each image's own size (at least 32x32)");
-  c->add_flag("--json", a->json, "One JSON object per image per line: {image, logits, probs}");
-  c->add_option("--device", a->device, "cpu, cuda or cuda:N");
-  c->add_option("images", a->images, "Image files (JPEG, PNG, BMP)")->required();
+  CLI::App* c = app.add_subcommand("predict", "Classify images with a trained model: label, probability, top-k");
+  c->footer(
+      "Example:\n"
+      "  sadanet predict --model runs/zheng18/final.safetensors cells/ --csv labels.csv\n"
+      "Exit status: 0 every image classified, 1 an image or the model could not be read, 2 usage error.");
+  c->add_option("--model", a->model, "Model file: a run's final.safetensors or last.safetensors, a checkpoint, or a "
+                                     "torchvision ResNet-50 (.pth/.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("inputs", a->inputs, "Image files (JPEG, PNG, BMP) and folders (read recursively)")->required();
+  c->add_option("--csv", a->csv, "Also write the results as CSV: path,label,index,probability,label_2,...,error");
+  c->add_flag("--json", a->json, "Print one JSON object per image instead of text: path, ok, label, index, "
+                                 "probability, top, probabilities, logits (or error)");
+  c->add_option("--top-k", a->top_k, "Classes shown per image")->check(CLI::Range(1, 100))->capture_default_str();
+  c->add_option("--batch", a->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+  c->add_option("--threads", a->threads, "CPU compute threads (0: the library's default)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  c->add_option("--device", a->device, "cpu, cuda or cuda:N")->capture_default_str();
+  c->add_option("--max-pixels", a->max_pixels, "Refuse image files whose header declares more pixels")
+      ->check(positive())
+      ->capture_default_str();
   c->callback([a] { run_predict(*a); });
 }
 
