@@ -39,13 +39,16 @@ bool has_image_extension(const fs::path& p) {
   return e == ".jpg" || e == ".jpeg" || e == ".jpe" || e == ".png" || e == ".bmp";
 }
 
-// The files to classify, in argument order, each folder's images sorted by path. A named file is
-// always tried (the content decides its type); in folders only image names are taken, and the
-// rest counted. Paths that do not exist or folders that cannot be listed become failed results.
+// What to classify, in argument order, each folder's images sorted by path. A named file is
+// always tried (the content decides its type); in folders only image names are taken and the
+// rest counted. A path that does not exist or a folder that cannot be listed is an entry with
+// its error already set.
+struct Entry {
+  std::string path, error;
+};
 struct Inputs {
-  std::vector<std::string> files;
-  std::vector<Classifier::FileResult> missing;
-  int64_t ignored = 0;
+  std::vector<Entry> entries;
+  int64_t files = 0, ignored = 0;
 };
 
 Inputs gather(const std::vector<std::string>& args) {
@@ -54,11 +57,12 @@ Inputs gather(const std::vector<std::string>& args) {
     std::error_code ec;
     const fs::file_status st = fs::status(a, ec);
     if (ec || !fs::exists(st)) {
-      in.missing.push_back({a, false, {}, "no such file or folder"});
+      in.entries.push_back({a, "no such file or folder"});
       continue;
     }
     if (!fs::is_directory(st)) {
-      in.files.push_back(a);
+      in.entries.push_back({a, ""});
+      ++in.files;
       continue;
     }
     std::vector<std::string> found;
@@ -69,9 +73,10 @@ Inputs gather(const std::vector<std::string>& args) {
       if (has_image_extension(it->path())) found.push_back(it->path().string());
       else ++in.ignored;
     }
-    if (ec) in.missing.push_back({a, false, {}, "cannot list the folder: " + ec.message()});
     std::sort(found.begin(), found.end());
-    in.files.insert(in.files.end(), found.begin(), found.end());
+    for (auto& f : found) in.entries.push_back({std::move(f), ""});
+    in.files += static_cast<int64_t>(found.size());
+    if (ec) in.entries.push_back({a, "cannot list the folder: " + ec.message()});
   }
   return in;
 }
@@ -173,27 +178,35 @@ void run_predict(const PredictArgs& a) {
   std::cerr << "predict: " << a.model << ": " << clf.architecture() << ", " << clf.input_size() << " px, "
             << clf.classes().size() << " classes (";
   for (size_t i = 0; i < clf.classes().size() && i < 8; ++i) std::cerr << (i ? ", " : "") << clf.classes()[i];
-  std::cerr << (clf.classes().size() > 8 ? ", ..." : "") << "), " << clf.device() << "; " << in.files.size()
-            << (in.files.size() == 1 ? " image" : " images");
-  if (in.ignored) std::cerr << " (" << in.ignored << " other files in the folders ignored: not .jpg/.jpeg/.png/.bmp)";
+  std::cerr << (clf.classes().size() > 8 ? ", ..." : "") << "), " << clf.device() << "; " << in.files
+            << (in.files == 1 ? " image" : " images");
+  if (in.ignored)
+    std::cerr << " (" << in.ignored << (in.ignored == 1 ? " file" : " files")
+              << " in the folders ignored: not named .jpg/.jpeg/.png/.bmp)";
   std::cerr << "\n";
 
   Writers w{a, {}};
   if (!a.csv.empty()) w.csv = io::csv_row(w.csv_header());
   int64_t failed = 0, done = 0;
-  for (const auto& r : in.missing) {
-    w.write(r);
-    ++failed;
-  }
-  for (size_t i = 0; i < in.files.size(); i += static_cast<size_t>(a.batch)) {
-    const size_t n = std::min(static_cast<size_t>(a.batch), in.files.size() - i);
-    std::vector<std::string> chunk(in.files.begin() + static_cast<std::ptrdiff_t>(i),
-                                   in.files.begin() + static_cast<std::ptrdiff_t>(i + n));
+  std::vector<std::string> chunk;
+  auto flush = [&] {
     for (const auto& r : clf.predict_files(chunk)) {
       w.write(r);
       r.ok ? ++done : ++failed;
     }
+    chunk.clear();
+  };
+  for (const Entry& e : in.entries) {
+    if (e.error.empty()) {
+      chunk.push_back(e.path);
+      if (chunk.size() == static_cast<size_t>(a.batch)) flush();
+      continue;
+    }
+    flush();  // results stay in argument order
+    w.write({e.path, false, {}, e.error});
+    ++failed;
   }
+  flush();
   if (!a.csv.empty()) io::write_file_atomic(a.csv, w.csv);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "predict: " << done << (done == 1 ? " image" : " images") << " classified";
