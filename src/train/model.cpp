@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "sadanet/io/weights.h"
+#include "sadanet/train/checkpoint.h"
 
 namespace sadanet::train {
 namespace {
@@ -73,6 +74,46 @@ void load_network_tensors(Networks& n, const nn::NamedTensors& tensors, bool wit
   load(*n.backbone, "model.");
   if (with_heads && n.la) load(*n.la, "la.");
   if (with_heads && n.projector) load(*n.projector, "proj.");
+}
+
+std::string load_initial_weights(models::ResNet& backbone, const std::string& path,
+                                 const std::vector<std::string>& classes) {
+  {
+    io::TensorFile probe = io::load_weights(path);
+    auto it = probe.metadata.find("format");
+    if (it == probe.metadata.end() || (it->second != kModelFormat && it->second != kCheckpointFormat))
+      return load_pretrained_backbone(backbone, path);
+  }
+  LoadedFile f = load_checkpoint_file(path);
+  nn::NamedTensors keep;
+  const bool same_labels = f.classes == classes;
+  for (const auto& [name, t] : strip_prefix(f.file.tensors, "model.")) {
+    if (!same_labels && (name == "fc.weight" || name == "fc.bias")) continue;
+    keep.emplace_back(name, t);
+  }
+  nn::LoadReport r = backbone.load_state_dict(keep, /*strict=*/false);
+  std::vector<std::string> missing;
+  for (const auto& m : r.missing)
+    if (!m.ends_with("num_batches_tracked") && (same_labels || (m != "fc.weight" && m != "fc.bias"))) missing.push_back(m);
+  if (!missing.empty() || !r.mismatched.empty() || !r.unexpected.empty()) {
+    std::ostringstream os;
+    os << "--initial-checkpoint " << path << ": a " << arch_name(f.config.arch) << " model does not fit this run's "
+       << backbone.num_parameters() << "-parameter backbone (pass the same --arch as the model's): "
+       << missing.size() << " missing, " << r.mismatched.size() << " of another shape, " << r.unexpected.size()
+       << " unexpected";
+    throw Error(os.str());
+  }
+  std::ostringstream os;
+  os << "loaded " << keep.size() << " tensors of the " << arch_name(f.config.arch) << " model " << path << " (trained on "
+     << f.config.data << " without " << f.config.target << ")";
+  if (same_labels) {
+    os << "; its classifier is kept (the same " << classes.size() << " classes)";
+  } else {
+    os << "; its classifier is dropped (its classes";
+    for (size_t i = 0; i < f.classes.size(); ++i) os << (i ? ", " : " ") << f.classes[i];
+    os << " are not this run's): the " << backbone.num_classes() << "-class fc starts from random";
+  }
+  return os.str();
 }
 
 std::string load_pretrained_backbone(models::ResNet& backbone, const std::string& path) {

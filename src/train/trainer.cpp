@@ -22,6 +22,7 @@
 #include "sadanet/train/checkpoint.h"
 #include "sadanet/train/evaluate.h"
 #include "sadanet/train/model.h"
+#include "sadanet/train/model_card.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/train/swad.h"
 #include "train/run_log.h"
@@ -539,6 +540,20 @@ void Trainer::finish() {
   meta["kind"] = "final";
   meta["swad"] = note;
   save_model(fin);
+  ModelCardInput card;
+  card.config = cfg_;
+  card.classes = classes_;
+  card.domains = ds_.domains;
+  card.split = &split_;
+  card.parameters = net_.backbone->num_parameters();
+  card.swad_note = note;
+  card.stage = stage().name;
+  card.step = step_;
+  try {
+    write_model_card(opts_.out, card);
+  } catch (const Error& e) {  // the models are written: a card that failed is reported, not fatal
+    log_->message(std::string("warning: model card not written: ") + e.what());
+  }
   result_.swad_note = note;
   result_.final_path = fin;
   result_.last_path = last;
@@ -571,7 +586,7 @@ TrainResult Trainer::run() {
   io::write_file_atomic(opts_.out + "/config.json", config_to_json(cfg_) + "\n");
 
   net_ = build_networks(cfg_, static_cast<int64_t>(classes_.size()));
-  if (!cfg_.weights.empty() && !ckpt) log_->message("weights: " + load_pretrained_backbone(*net_.backbone, cfg_.weights));
+  if (!cfg_.weights.empty() && !ckpt) log_->message("weights: " + load_initial_weights(*net_.backbone, cfg_.weights, classes_));
   aug_opts_ = stain::StainAugmentOptions::for_variant(cfg_.stain);
   aug_opts_.k = cfg_.k > 0 ? cfg_.k : std::max<int>(2, static_cast<int>(split_.source_domains.size()));
   if (cfg_.method == Method::sada)

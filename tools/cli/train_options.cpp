@@ -8,6 +8,7 @@
 
 #include "sadanet/eval/metrics.h"
 #include "sadanet/train/evaluate.h"
+#include "sadanet/train/model_card.h"
 
 namespace sadanet::cli {
 
@@ -99,8 +100,16 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                        "carry (default: one Adam state across both stages, as the authors) or fresh",
                        [](C& c, const std::string& v) { c.stage2_fresh_optimizer = v == "fresh"; })
       ->check(CLI::IsMember({"carry", "fresh"}));
-  add_opt<std::string>(cmd, "--weights", "ImageNet ResNet-50 weights (safetensors or .pth; fc dropped)",
-                       [](C& c, const std::string& v) { c.weights = v; })->check(CLI::ExistingFile);
+  CLI::Option* weights = add_opt<std::string>(
+      cmd, "--weights", "ImageNet ResNet-50 weights (torchvision names, safetensors or .pth; fc dropped)",
+      [](C& c, const std::string& v) { c.weights = v; });
+  weights->check(CLI::ExistingFile);
+  add_opt<std::string>(cmd, "--initial-checkpoint",
+                       "Fine-tune from a sadanet model (a run's final.safetensors, last.safetensors or checkpoint): "
+                       "its backbone, and its classifier when the class lists are the same",
+                       [](C& c, const std::string& v) { c.weights = v; })
+      ->check(CLI::ExistingFile)
+      ->excludes(weights);
   add_opt<std::string>(cmd, "--target-eval", "Target images evaluated: all (default; never trained on) or test (its 20%)",
                        [](C& c, const std::string& v) { c.target_eval = v; })->check(CLI::IsMember({"test", "all"}));
   add_opt<int>(cmd, "--threads", "CPU compute threads (default: all)", [](C& c, const int& v) { c.threads = v; })
@@ -144,6 +153,7 @@ std::pair<double, double> evaluate_run(const std::string& rundir, const train::T
                                                    cfg.size);
   for (const auto& b : r.skipped) std::cerr << "data: skipping unreadable " << b.reason << "\n";
   io::write_file_atomic(rundir + "/test_metrics.json", r.metrics.to_json() + "\n");
+  train::add_model_card_evaluation(rundir, cfg.target, split, r.metrics);
   eval::save_confusion_png(rundir + "/test_confusion.png", r.metrics,
                            std::string(train::method_name(cfg.method)) + " on " + cfg.target);
   if (print) {

@@ -38,6 +38,14 @@ void load_network_tensors(Networks& n, const nn::NamedTensors& tensors, bool wit
 // or mismatched.
 std::string load_pretrained_backbone(models::ResNet& backbone, const std::string& path);
 
+// The initial weights of a run (TrainConfig::weights): a torchvision file as
+// load_pretrained_backbone, or a sadanet model or checkpoint (`--initial-checkpoint`), whose
+// backbone is loaded and whose classifier is kept when its class names are `classes`, in the same
+// order (fine-tuning on the same labels), else dropped (new labels: it starts from random).
+// The architecture must match. Returns the report for the log.
+std::string load_initial_weights(models::ResNet& backbone, const std::string& path,
+                                 const std::vector<std::string>& classes);
+
 // Every BatchNorm2d below m, in state_dict order.
 std::vector<std::shared_ptr<nn::BatchNorm2d>> batch_norms(const nn::Module& m);
 
