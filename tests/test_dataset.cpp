@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -310,3 +311,48 @@ TEST(Dataset, CorruptImagesAreSkippedAndCountedUpToTheAllowedFraction) {
   lo.max_bad_fraction = 0.1;
   EXPECT_NO_THROW(BatchLoader(ds3.items, lo));
 }
+
+// A lab's own classes: its order is the label order, and a class map reads several folders as one.
+TEST(DatasetClasses, ClassMapMergesFoldersInLabelOrderAndSaysWhatIsWrong) {
+  ScratchDir dir;
+  make_tree(dir.path(), {{"lab", {{"Band Neutrophil", 2}, {"seg", 3}, {"erythroblast", 1}, {"blast", 4}}}});
+  {
+    std::ofstream m(dir / "map.txt");
+    m << "# our classes\n\nerythroblast   # nucleated red cells\nneutrophil: band neutrophil, SEG\n";
+  }
+  data::ClassList l = data::read_class_map(dir / "map.txt");
+  EXPECT_EQ(l.classes, (std::vector<std::string>{"erythroblast", "neutrophil"}));
+  data::ScanOptions so;
+  so.classes = l.classes;
+  so.folder_classes = l.folder_classes;
+  data::Dataset ds = data::scan_dataset(dir.path(), so);
+  EXPECT_EQ(ds.classes, l.classes);
+  ASSERT_EQ(ds.counts().size(), 1u);
+  EXPECT_EQ(ds.counts()[0], (std::vector<int64_t>{1, 5}));  // band 2 + seg 3 are neutrophils
+  bool warned_blast = false;
+  for (const auto& w : ds.warnings) warned_blast |= w.find("blast") != std::string::npos && w.find("not classes") != std::string::npos;
+  EXPECT_TRUE(warned_blast);
+
+  EXPECT_EQ(data::parse_class_list(" a, b ,c").classes, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_THROW(data::parse_class_list("a"), Error);
+  EXPECT_THROW(data::parse_class_list("a,,b"), Error);
+  EXPECT_THROW(data::parse_class_list("a,A"), Error);
+  EXPECT_THROW(data::parse_class_list("a,../b"), Error);
+  auto map_error = [&](const std::string& text) {
+    std::ofstream(dir / "bad.txt") << text;
+    try {
+      data::read_class_map(dir / "bad.txt");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(map_error("a\nb: x\nc: x\n").find("bad.txt:3: folder 'x' is mapped twice"), std::string::npos);
+  EXPECT_NE(map_error("a\n\nA\n").find("bad.txt:3: class 'A' is listed twice"), std::string::npos);
+  EXPECT_NE(map_error("# nothing\n").find("at least 2 classes"), std::string::npos);
+  data::ScanOptions bad;
+  bad.classes = {"a", "b"};
+  bad.folder_classes = {{"x", "c"}};
+  EXPECT_THROW(data::scan_dataset(dir.path(), bad), Error);
+}
+

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -99,6 +100,14 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
       SADANET_CHECK(seen.insert(lower(c)).second, "dataset: class '", c, "' is listed twice (names match case-insensitively)");
     }
   }
+  std::map<std::string, size_t> alias;  // lower-case folder name -> class index
+  for (const auto& [folder, cls] : opts.folder_classes) {
+    auto it = std::find_if(ds.classes.begin(), ds.classes.end(), [&](const std::string& c) { return lower(c) == lower(cls); });
+    SADANET_CHECK(it != ds.classes.end(), "dataset: the class map sends folder '", folder, "' to class '", cls,
+                  "', which is not among the classes (", join(ds.classes), ")");
+    SADANET_CHECK(alias.emplace(lower(folder), static_cast<size_t>(it - ds.classes.begin())).second,
+                  "dataset: folder '", folder, "' is mapped twice (names match case-insensitively)");
+  }
   std::error_code ec;
   SADANET_CHECK(fs::exists(root, ec), "dataset: the root folder ", root, " does not exist");
   SADANET_CHECK(fs::is_directory(root, ec), "dataset: the root ", root, " is not a folder");
@@ -125,22 +134,31 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
     if (!dl.broken.empty())
       ds.warnings.push_back("domain " + dname + ": skipping entries that cannot be read: " + some(dl.broken));
     // class folder for each class (case-insensitive), and the folders that match none
-    std::vector<std::string> folder(ds.classes.size());
+    // (a class may have several folders through the class map; its own name matches once)
+    std::vector<std::vector<std::string>> folders(ds.classes.size());
+    std::vector<std::string> own(ds.classes.size());
     std::vector<std::string> stray;
     for (const auto& sub : dl.dirs) {
       bool matched = false;
       for (size_t c = 0; c < ds.classes.size(); ++c) {
         if (lower(sub) == lower(ds.classes[c])) {
-          if (!folder[c].empty())
-            ds.warnings.push_back("domain " + dname + ": folders " + folder[c] + " and " + sub + " both match class " +
-                                  ds.classes[c] + "; using " + folder[c]);
-          else folder[c] = sub;
+          if (!own[c].empty()) {
+            ds.warnings.push_back("domain " + dname + ": folders " + own[c] + " and " + sub + " both match class " +
+                                  ds.classes[c] + "; using " + own[c]);
+          } else {
+            own[c] = sub;
+            folders[c].push_back(sub);
+          }
           matched = true;
         }
       }
+      if (auto a = alias.find(lower(sub)); !matched && a != alias.end()) {
+        folders[a->second].push_back(sub);
+        matched = true;
+      }
       if (!matched) stray.push_back(sub);
     }
-    const bool any_class = std::any_of(folder.begin(), folder.end(), [](const std::string& f) { return !f.empty(); });
+    const bool any_class = std::any_of(folders.begin(), folders.end(), [](const auto& f) { return !f.empty(); });
     if (!any_class && opts.domains.empty()) {  // not a domain at all
       stray_top.push_back(dname);
       continue;
@@ -150,35 +168,38 @@ Dataset scan_dataset(const std::string& root, const ScanOptions& opts) {
       ds.warnings.push_back("domain " + dname + ": ignoring folders that are not classes: " + join(stray));
     std::vector<Item> found;
     for (size_t c = 0; c < ds.classes.size(); ++c) {
-      if (folder[c].empty()) {
+      if (folders[c].empty()) {
         ds.warnings.push_back("domain " + dname + ": no folder for class " + ds.classes[c]);
         continue;
       }
-      const Listing cl = list_dir(ddir / folder[c]);
-      std::vector<std::string> other;
-      size_t n = 0;
-      for (const auto& f : cl.files) {
-        if (!is_image_name(f)) {
-          other.push_back(f);
-          continue;
+      std::sort(folders[c].begin(), folders[c].end());
+      for (const std::string& fc : folders[c]) {
+        const Listing cl = list_dir(ddir / fc);
+        std::vector<std::string> other;
+        size_t n = 0;
+        for (const auto& f : cl.files) {
+          if (!is_image_name(f)) {
+            other.push_back(f);
+            continue;
+          }
+          Item it;
+          it.rel = dname + "/" + fc + "/" + f;
+          it.path = (fs::path(root) / dname / fc / f).string();
+          it.domain = domain;
+          it.label = static_cast<int32_t>(c);
+          found.push_back(std::move(it));
+          ++n;
         }
-        Item it;
-        it.rel = dname + "/" + folder[c] + "/" + f;
-        it.path = (fs::path(root) / dname / folder[c] / f).string();
-        it.domain = domain;
-        it.label = static_cast<int32_t>(c);
-        found.push_back(std::move(it));
-        ++n;
+        if (!cl.broken.empty())
+          ds.warnings.push_back("domain " + dname + ", class " + fc + ": skipping entries that cannot be read: " +
+                                some(cl.broken));
+        if (!cl.dirs.empty())
+          ds.warnings.push_back("domain " + dname + ", class " + fc + ": ignoring sub-folders: " + some(cl.dirs));
+        if (!other.empty())
+          ds.warnings.push_back("domain " + dname + ", class " + fc + ": ignoring " + std::to_string(other.size()) +
+                                " file(s) that are not .jpg/.jpeg/.png/.bmp: " + some(other));
+        if (n == 0) ds.warnings.push_back("domain " + dname + ", class " + fc + ": no images (empty class folder)");
       }
-      if (!cl.broken.empty())
-        ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": skipping entries that cannot be read: " +
-                              some(cl.broken));
-      if (!cl.dirs.empty())
-        ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": ignoring sub-folders: " + some(cl.dirs));
-      if (!other.empty())
-        ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": ignoring " + std::to_string(other.size()) +
-                              " file(s) that are not .jpg/.jpeg/.png/.bmp: " + some(other));
-      if (n == 0) ds.warnings.push_back("domain " + dname + ", class " + folder[c] + ": no images (empty class folder)");
     }
     SADANET_CHECK(!found.empty(), "dataset ", root, ": domain ", dname, " has no images (expected ",
                   "<domain>/<class>/<image> with classes ", join(ds.classes), ")");
@@ -310,6 +331,78 @@ std::string describe(const Dataset& ds) {
     s += ")\n";
   }
   return s;
+}
+
+}  // namespace sadanet::data
+
+namespace sadanet::data {
+namespace {
+
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r");
+  if (a == std::string::npos) return "";
+  const size_t b = s.find_last_not_of(" \t\r");
+  return s.substr(a, b - a + 1);
+}
+
+// Appends one class (and its folders), checking the names as scan_dataset will use them.
+void add_class(ClassList& out, const std::string& name, const std::vector<std::string>& folders,
+               const std::string& where) {
+  SADANET_CHECK(!name.empty(), where, ": expected a class name, got an empty one");
+  SADANET_CHECK(name.find('/') == std::string::npos && name != "." && name != "..", where, ": class '", name,
+                "' is not a folder name");
+  for (const auto& c : out.classes)
+    SADANET_CHECK(lower(c) != lower(name), where, ": class '", name, "' is listed twice (names match case-insensitively)");
+  out.classes.push_back(name);
+  for (const auto& f : folders) {
+    SADANET_CHECK(!f.empty(), where, ": expected folder names after '", name, ":', got an empty one");
+    SADANET_CHECK(out.folder_classes.emplace(f, name).second, where, ": folder '", f, "' is mapped twice");
+  }
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = s.find(',', start);
+    out.push_back(trim(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
+ClassList parse_class_list(const std::string& comma_separated) {
+  ClassList out;
+  for (const auto& name : split_commas(comma_separated)) add_class(out, name, {}, "--classes");
+  SADANET_CHECK(out.classes.size() >= 2, "--classes: expected at least 2 classes, got ", out.classes.size());
+  return out;
+}
+
+ClassList read_class_map(const std::string& path) {
+  std::error_code ec;
+  SADANET_CHECK(fs::is_regular_file(path, ec), "--class-map ", path, ": expected a text file");
+  SADANET_CHECK(fs::file_size(path, ec) <= (1u << 20), "--class-map ", path, ": over 1 MiB; expected a short text file");
+  std::ifstream f(path);
+  SADANET_CHECK(f, "--class-map ", path, ": cannot be read");
+  ClassList out;
+  std::string line;
+  for (int n = 1; std::getline(f, line); ++n) {
+    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(n);
+    const size_t colon = line.find(':');
+    std::vector<std::string> folders;
+    if (colon != std::string::npos) {
+      folders = split_commas(line.substr(colon + 1));
+      if (folders.size() == 1 && folders[0].empty()) folders.clear();  // "name:" with nothing after
+    }
+    add_class(out, trim(line.substr(0, colon)), folders, where);
+  }
+  SADANET_CHECK(out.classes.size() >= 2, "--class-map ", path, ": expected at least 2 classes, got ", out.classes.size());
+  return out;
 }
 
 }  // namespace sadanet::data

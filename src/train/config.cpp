@@ -63,6 +63,8 @@ json to_j(const TrainConfig& c) {
   j["data"] = c.data;
   j["target"] = c.target;
   j["target_eval"] = c.target_eval;
+  j["classes"] = c.classes;
+  j["class_folders"] = c.class_folders;
   j["method"] = method_name(c.method);
   j["arch"] = arch_name(c.arch);
   j["preset"] = c.preset;
@@ -241,6 +243,8 @@ void TrainConfig::check_file_limits() const {
   in("eval_batch", eval_batch, 1, 4096);
   in("log_every", log_every, 1, kMaxFileSteps);
   in("ckpt_every", ckpt_every, 1, kMaxFileSteps);
+  in("classes", static_cast<int64_t>(classes.size()), 0, kMaxFileClasses);
+  in("class_folders", static_cast<int64_t>(class_folders.size()), 0, 100'000);
 }
 
 std::vector<std::string> TrainConfig::identity_diff(const TrainConfig& other) const {
@@ -282,6 +286,8 @@ TrainConfig config_from_json(const std::string& text) {
   if (s.clear(), get(j, "arch", s), !s.empty()) c.arch = arch_from_name(s);
   get(j, "preset", c.preset);
   get(j, "weights", c.weights);
+  get(j, "classes", c.classes);
+  get(j, "class_folders", c.class_folders);
   get(j, "steps1", c.steps1);
   get(j, "steps2", c.steps2);
   get(j, "steps_erm", c.steps_erm);

@@ -76,6 +76,7 @@ EvalReport evaluate_model_file(const std::string& model_path, const std::string&
 
   data::ScanOptions so;
   so.classes = f.classes;
+  so.folder_classes = cfg.class_folders;  // the run's class map, if it had one
   data::Dataset ds = data::scan_dataset(data_root, so);
   const int d = ds.domain_index(domain);  // throws naming the domains present
   data::SplitOptions sp;

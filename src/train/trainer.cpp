@@ -214,7 +214,10 @@ void Trainer::check_resume_environment(const LoadedFile& f) {
 }
 
 void Trainer::setup_data() {
-  ds_ = data::scan_dataset(cfg_.data);
+  data::ScanOptions scan;
+  scan.classes = cfg_.classes;
+  scan.folder_classes = cfg_.class_folders;
+  ds_ = data::scan_dataset(cfg_.data, scan);
   for (const auto* names : {&ds_.domains, &ds_.classes})
     for (const auto& n : *names) {
       const size_t at = invalid_utf8_at(n);

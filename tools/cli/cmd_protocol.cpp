@@ -14,6 +14,7 @@
 #include "sadanet/io/files.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/data/dataset.h"
+#include "sadanet/train/config.h"
 #include "sadanet/train/protocol.h"
 #include "sadanet/train/trainer.h"
 #include "train_options.h"
@@ -54,12 +55,49 @@ bool read_scores(const std::string& rundir, train::RunScore& s) {
 
 void write_file(const std::string& path, const std::string& text) { io::write_file_atomic(path, text); }
 
+// Refuses a finished run whose config.json differs from `want` in anything that changes the
+// result (runtime settings such as threads or the data path may differ), listing the options.
+void check_same_settings(const std::string& dir, const train::TrainConfig& want) {
+  std::ifstream f(dir + "/config.json");
+  std::ostringstream text;
+  text << f.rdbuf();
+  train::TrainConfig had;
+  try {
+    had = train::config_from_json(text.str());
+  } catch (const Error& e) {
+    throw Error("protocol: " + dir + " holds a finished run whose config.json cannot be read (" + e.what() +
+                "); remove that folder to train it again, or use another --out");
+  }
+  const std::vector<std::string> diff = want.identity_diff(had);
+  if (diff.empty()) return;
+  std::string list;
+  for (const auto& d : diff) list += "\n  " + d + " (requested vs that run's)";
+  throw Error("protocol: " + dir + " holds a finished run trained with other settings:" + list +
+              "\nits results would be reported under this command's settings: use another --out, or remove the "
+              "finished runs to train them again");
+}
+
+// The settings every run of the study shares, for the results: what a reader must know to trust
+// the table (the config less what differs per run and what does not change results).
+std::string settings_block(const train::TrainConfig& base) {
+  nlohmann::json j = nlohmann::json::parse(train::config_to_json(base));
+  for (const char* k : {"data", "target", "method", "seed", "device", "threads", "loader_threads", "cache",
+                        "max_pixels", "eval_batch", "log_every", "ckpt_every", "ckpt_minutes"})
+    j.erase(k);
+  return "\nSettings of every run (seed = trial; `config.json` in each run folder has the rest):\n\n```json\n" +
+         j.dump() + "\n```\n";
+}
+
 void run(ProtocolArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> methods = split_list(a.methods);
   if (methods.empty()) throw Error("protocol: --methods: expected a comma-separated list of erm, sada; got '" + a.methods + "'");
   for (const auto& m : methods) train::method_from_name(m);  // throws naming the accepted values
-  const data::Dataset ds = data::scan_dataset(a.data);
+  const train::TrainConfig base = a.options.make();
+  data::ScanOptions scan;
+  scan.classes = base.classes;
+  scan.folder_classes = base.class_folders;
+  const data::Dataset ds = data::scan_dataset(a.data, scan);
   std::vector<std::string> targets = a.targets.empty() ? ds.domains : split_list(a.targets);
   for (const auto& t : targets) ds.domain_index(t);  // throws naming the domains present
   if (ds.domains.size() < 2) throw Error("protocol: leave-one-domain-out needs at least two domains, " + a.data + " has " +
@@ -80,17 +118,20 @@ void run(ProtocolArgs& a) {
         const std::string dir = train::protocol_rundir(a.out, m, target, trial);
         std::cerr << "\n== run " << index << "/" << total << ": " << m << ", target " << target << ", trial " << trial
                   << " -> " << dir << "\n";
-        if (read_scores(dir, s)) {
-          s.ok = true;
-          std::cerr << "already done: F1-micro " << s.f1_micro << ", F1-macro " << s.f1_macro << "\n";
-          scores.push_back(s);
-          continue;
-        }
-        train::TrainConfig cfg = a.options.make();
+        train::TrainConfig cfg = base;
         cfg.data = a.data;
         cfg.target = target;
         cfg.method = train::method_from_name(m);
         cfg.seed = static_cast<uint64_t>(trial);
+        if (read_scores(dir, s)) {
+          // A finished run counts only if it was trained with these settings; otherwise its
+          // numbers would go into this table under this command line.
+          check_same_settings(dir, cfg);
+          s.ok = true;
+          std::cerr << "already done (same settings): F1-micro " << s.f1_micro << ", F1-macro " << s.f1_macro << "\n";
+          scores.push_back(s);
+          continue;
+        }
         train::RunOptions ro;
         ro.out = dir;
         ro.resume = true;  // continues an unfinished run; a fresh folder starts from step 0
@@ -118,7 +159,7 @@ void run(ProtocolArgs& a) {
       }
 
   train::ProtocolTables t = train::summarize_protocol(scores, methods, targets);
-  write_file(a.out + "/results.md", t.markdown);
+  write_file(a.out + "/results.md", t.markdown + settings_block(base));
   write_file(a.out + "/results.csv", t.csv);
   write_file(a.out + "/runs.csv", t.runs_csv);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

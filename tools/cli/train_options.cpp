@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "sadanet/data/dataset.h"
 #include "sadanet/eval/metrics.h"
 #include "sadanet/train/evaluate.h"
 #include "sadanet/train/model_card.h"
@@ -110,6 +111,34 @@ void TrainOptions::add(CLI::App* cmd, bool with_seed) {
                        [](C& c, const std::string& v) { c.weights = v; })
       ->check(CLI::ExistingFile)
       ->excludes(weights);
+  CLI::Option* classes = add_opt<std::string>(
+      cmd, "--classes", "Class folder names, in label order, comma-separated (default: basophil,eosinophil,lymphocyte,"
+                        "monocyte,neutrophil)",
+      [](C& c, const std::string& v) {
+        data::ClassList l = data::parse_class_list(v);
+        c.classes = l.classes;
+        c.class_folders = l.folder_classes;
+      });
+  classes->check(CLI::Validator(
+      [](std::string& v) -> std::string {  // a usage error (exit 2), found before anything runs
+        try {
+          data::parse_class_list(v);
+          return "";
+        } catch (const Error& e) {
+          return e.what();
+        }
+      },
+      "LIST"));
+  add_opt<std::string>(cmd, "--class-map",
+                       "A file of one class per line in label order, each optionally followed by ':' and the folders "
+                       "that hold it (\"neutrophil: band, segmented\"); '#' comments",
+                       [](C& c, const std::string& v) {
+                         data::ClassList l = data::read_class_map(v);
+                         c.classes = l.classes;
+                         c.class_folders = l.folder_classes;
+                       })
+      ->check(CLI::ExistingFile)
+      ->excludes(classes);
   add_opt<std::string>(cmd, "--target-eval", "Target images evaluated: all (default; never trained on) or test (its 20%)",
                        [](C& c, const std::string& v) { c.target_eval = v; })->check(CLI::IsMember({"test", "all"}));
   add_opt<int>(cmd, "--threads", "CPU compute threads (default: all)", [](C& c, const int& v) { c.threads = v; })

@@ -18,6 +18,7 @@
 // The split is not stratified by class: a class with one image lands in one part only.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,13 +38,29 @@ struct Item {
 struct ScanOptions {
   std::vector<std::string> classes;  // label order; empty = default_classes()
   std::vector<std::string> domains;  // empty = every domain folder; else exactly these (error if one is absent)
+  // Further folder names for a class (folder -> class, both matched case-insensitively): a lab's
+  // "segmented neutrophil" and "band neutrophil" folders both read as neutrophil. Every class
+  // named here must be in `classes`.
+  std::map<std::string, std::string> folder_classes;
 };
+
+// A class list as a user writes it: `--classes a,b,c`, or a class-map file of one class per line
+// in label order, optionally followed by ':' and the folders that hold it ("neutrophil: band,
+// segmented"; the class's own name always matches too). '#' starts a comment; blank lines are
+// skipped. Throws sadanet::Error naming the file and line for a malformed, empty or duplicated
+// entry.
+struct ClassList {
+  std::vector<std::string> classes;
+  std::map<std::string, std::string> folder_classes;
+};
+ClassList parse_class_list(const std::string& comma_separated);
+ClassList read_class_map(const std::string& path);
 
 struct Dataset {
   std::string root;
   std::vector<std::string> domains;   // sorted byte-wise
   std::vector<std::string> classes;   // label order
-  std::vector<Item> items;            // by domain, then class (label order), then file name
+  std::vector<Item> items;            // by domain, then class (label order), then folder and file name
   std::vector<std::string> warnings;  // stray folders, missing/empty class folders, non-image files,
                                       // entries that cannot be read (dangling or looping links)
 

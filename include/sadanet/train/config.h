@@ -11,6 +11,7 @@
 //   stain augmentation    StainVariant::paper              StainVariant::reference_code
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,11 +65,15 @@ struct TrainConfig {
   // "all" (default): every target image (a left-out domain is never trained on); "test": only
   // its 20% test part, as sadanet did before 2026-12 (2.5x wider confidence intervals).
   std::string target_eval = "all";
+  // The labels in order (empty: data::default_classes()) and further class folders (folder ->
+  // class), from --classes or --class-map: see data::ScanOptions.
+  std::vector<std::string> classes;
+  std::map<std::string, std::string> class_folders;
   // model and method
   Method method = Method::sada;
   Arch arch = Arch::resnet50;
   std::string preset = "paper";
-  std::string weights;      // optional ImageNet ResNet-50 (torchvision names); its fc is dropped
+  std::string weights;      // optional: ImageNet ResNet-50 (torchvision names; fc dropped) or a sadanet model
   // schedule
   int64_t steps1 = 4000;    // SADA stage 1 (contrastive + local alignment)
   int64_t steps2 = 4000;    // SADA stage 2 (cross-entropy)
