@@ -19,7 +19,12 @@ void run_info() {
             << "cpu:          " << cpu_name() << "\n"
             << "cpu features: " << join(cpu_features()) << "\n"
             << "avx2+fma:     " << (cpu_has_avx2_fma() ? "yes" : "no") << "\n"
-            << "threads:      " << num_threads() << " (OMP_NUM_THREADS to change)\n";
+            << "threads:      " << num_threads() << " (OMP_NUM_THREADS to change)\n"
+#if SADANET_WITH_ONNX
+            << "export:       onnx, torchvision\n";
+#else
+            << "export:       torchvision (onnx not built: needs libonnx-dev libprotobuf-dev)\n";
+#endif
   if (!cuda_built()) {
     std::cout << "cuda:         not built (CPU-only library)\n";
     return;

@@ -41,5 +41,6 @@ void register_train(CLI::App& app);      // one leave-one-domain-out training ru
 void register_eval(CLI::App& app);       // a trained model on a domain: F1, per class, confusion
 void register_protocol(CLI::App& app);   // every target x method x trial, results table
 void register_augment(CLI::App& app);    // SADA stain augmentation of a folder: contact sheets, stains
+void register_export(CLI::App& app);     // a trained model as ONNX or a torchvision state dict
 
 }  // namespace sadanet::cli

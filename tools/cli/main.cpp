@@ -24,6 +24,7 @@ constexpr Register kCommands[] = {
     sadanet::cli::register_eval,
     sadanet::cli::register_protocol,
     sadanet::cli::register_augment,
+    sadanet::cli::register_export,
 };
 
 // The (sub)command that was being parsed when an error came.
