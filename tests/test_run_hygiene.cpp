@@ -306,3 +306,38 @@ TEST_F(RunHygiene, TheProgressBarFitsAnEightyColumnTerminal) {
   }
   EXPECT_GE(bars, 4);
 }
+
+namespace sadanet::test {
+namespace {
+
+// A completed run keeps its models and drops the training checkpoints (unless asked to keep
+// them); it cannot then be resumed, and says what to do instead.
+TEST_F(TrainRun, ACompletedRunRemovesItsCheckpointsUnlessKept) {
+  TrainConfig c = short_erm(2);
+  RunOptions o = quiet(run_ / "lean");
+  o.keep_checkpoints = false;
+  train::TrainResult r = train::run_training(c, o);
+  ASSERT_EQ(r.status, train::TrainStatus::completed) << r.message;
+  namespace fs = std::filesystem;
+  for (const char* f : {"final.safetensors", "last.safetensors", "model.json", "model_card.md"})
+    EXPECT_TRUE(fs::exists(run_ / ("lean/" + std::string(f)))) << f;
+  for (const char* f : {"ckpt-latest.safetensors", "ckpt-prev.safetensors", "ckpt-next.safetensors"})
+    EXPECT_FALSE(fs::exists(run_ / ("lean/" + std::string(f)))) << f;
+  EXPECT_NE(log_.str().find("training checkpoint"), std::string::npos) << log_.str();
+  o.resume = true;
+  try {
+    train::run_training(c, o);
+    ADD_FAILURE() << "resumed a finished run without checkpoints";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing to resume"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(run_ / "lean/final.safetensors"));
+
+  RunOptions keep = quiet(run_ / "kept");
+  keep.keep_checkpoints = true;
+  ASSERT_EQ(train::run_training(c, keep).status, train::TrainStatus::completed);
+  EXPECT_TRUE(fs::exists(run_ / "kept/ckpt-latest.safetensors"));
+}
+
+}  // namespace
+}  // namespace sadanet::test

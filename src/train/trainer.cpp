@@ -79,6 +79,7 @@ class Trainer {
   void check_resume_environment(const LoadedFile& f);
   bool run_stage();  // false: the run stops (interrupted or diverged)
   void finish();
+  void remove_checkpoints();
   const StageSpec& stage() const { return stages_[stage_idx_]; }
   // The reference's early stop, held back while the average is too short to be shipped (it
   // would be replaced by the last model, so training on is the better use of the steps).
@@ -159,6 +160,10 @@ std::optional<LoadedFile> Trainer::load_resume_checkpoint() {
   if (!found) {
     SADANET_CHECK(skipped.empty(), "resume: no usable checkpoint in ", opts_.out, ":", skipped,
                   "\nmove the run folder aside and start again, or fix the files");
+    SADANET_CHECK(!fs::exists(fs::path(opts_.out) / "final.safetensors"), "resume: ", opts_.out,
+                  " holds a finished run (final.safetensors; its checkpoints were removed when it finished): there is "
+                  "nothing to resume; use --initial-checkpoint ", opts_.out,
+                  "/final.safetensors in a new run to train it further");
     *out_ << "resume: no checkpoint in " << opts_.out << "; starting from step 0\n";
     return std::nullopt;
   }
@@ -498,6 +503,26 @@ bool Trainer::run_stage() {
   return true;
 }
 
+void Trainer::remove_checkpoints() {
+  uintmax_t bytes = 0;
+  int n = 0;
+  for (const std::string& p : {checkpoint_path(opts_.out), previous_checkpoint_path(opts_.out),
+                               opts_.out + "/ckpt-next.safetensors"}) {
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(p, ec);
+    if (ec) continue;
+    if (fs::remove(p, ec)) {
+      bytes += size;
+      ++n;
+    } else if (ec) {
+      log_->message("warning: could not remove " + p + ": " + ec.message());
+    }
+  }
+  if (n)
+    log_->message(detail::concat("removed the run's ", n, " training checkpoint", n > 1 ? "s" : "", " (",
+                                 bytes / 1000000, " MB); the model files stay (--keep-checkpoints keeps them)"));
+}
+
 void Trainer::finish() {
   const std::string last = opts_.out + "/last.safetensors", fin = opts_.out + "/final.safetensors";
   auto meta = metadata(kModelFormat);
@@ -635,6 +660,7 @@ TrainResult Trainer::run() {
       }
       finish();
       result_.message = "completed";
+      if (!opts_.keep_checkpoints) remove_checkpoints();
       break;
     }
   } catch (const RunFailure& f) {

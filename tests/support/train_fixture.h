@@ -83,6 +83,7 @@ class TrainRun : public ::testing::Test {
     r.log = &log_;
     r.progress_bar = 0;
     r.handle_signals = false;
+    r.keep_checkpoints = true;  // the tests look at them after the run (RunHygiene tests removal)
     return r;
   }
 

@@ -14,6 +14,7 @@
 #include "sadanet/io/files.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/data/dataset.h"
+#include "sadanet/train/checkpoint.h"
 #include "sadanet/train/config.h"
 #include "sadanet/train/protocol.h"
 #include "sadanet/train/trainer.h"
@@ -28,6 +29,7 @@ struct ProtocolArgs {
   std::string data, methods = "erm,sada", out, targets;
   int trials = 3;
   std::string dir_mode = "700";
+  bool keep_checkpoints = false;
   TrainOptions options;
 };
 
@@ -132,10 +134,21 @@ void run(ProtocolArgs& a) {
           scores.push_back(s);
           continue;
         }
+        if (fs::exists(dir + "/final.safetensors") && train::find_checkpoint(dir).empty()) {
+          // Trained and its checkpoints removed, but not evaluated (the evaluation failed or was
+          // interrupted): evaluate it, without training again.
+          check_same_settings(dir, cfg);
+          std::tie(s.f1_micro, s.f1_macro) = evaluate_run(dir, cfg, /*print=*/false);
+          s.ok = true;
+          std::cerr << "trained earlier, evaluated now: F1-micro " << s.f1_micro << ", F1-macro " << s.f1_macro << "\n";
+          scores.push_back(s);
+          continue;
+        }
         train::RunOptions ro;
         ro.out = dir;
         ro.resume = true;  // continues an unfinished run; a fresh folder starts from step 0
         ro.dir_mode = parse_dir_mode(a.dir_mode);
+        ro.keep_checkpoints = a.keep_checkpoints;
         train::TrainResult r = train::run_training(cfg, ro);
         if (r.status == train::TrainStatus::interrupted) {
           std::cerr << "sadanet protocol: " << r.message << "\n(run the same command again to continue)\n";
@@ -181,6 +194,8 @@ void register_protocol(CLI::App& app) {
   cmd->add_option("--trials", a->trials, "Trials per target; trial t uses seed t (default 3)")->check(CLI::Range(1, 1000));
   cmd->add_option("--targets", a->targets, "Comma-separated target domains (default: every domain)");
   cmd->add_option("--out", a->out, "Output folder")->required();
+  cmd->add_flag("--keep-checkpoints", a->keep_checkpoints,
+                "Keep each run's training checkpoints when it completes (default: removed; the models stay)");
   cmd->add_option("--dir-mode", a->dir_mode, "Permissions of folders it creates, octal (default 700: private)");
   a->options.add(cmd, /*with_seed=*/false);
   cmd->callback([a] { run(*a); });

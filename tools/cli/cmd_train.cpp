@@ -21,7 +21,7 @@ namespace {
 
 struct TrainArgs {
   std::string data, target, method = "sada", out;
-  bool resume = false, allow_nondeterministic = false;
+  bool resume = false, allow_nondeterministic = false, keep_checkpoints = false;
   std::string dir_mode = "700";
   TrainOptions options;
 };
@@ -59,6 +59,7 @@ void run(TrainArgs& a, CLI::App* cmd) {
   ro.resume = a.resume;
   ro.dir_mode = parse_dir_mode(a.dir_mode);
   ro.allow_nondeterministic_resume = a.allow_nondeterministic;
+  ro.keep_checkpoints = a.keep_checkpoints;
   // The lock covers the evaluation too (test_metrics.json is written into RUNDIR).
   train::create_run_dir(a.out, ro.dir_mode);
   train::RunDirLock lock(a.out, "train");
@@ -92,6 +93,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--method", a->method, "sada (default) or erm")->check(CLI::IsMember({"sada", "erm"}));
   cmd->add_option("--out", a->out, "Run folder (RUNDIR)")->required();
   cmd->add_flag("--resume", a->resume, "Continue the run in RUNDIR from its latest checkpoint");
+  cmd->add_flag("--keep-checkpoints", a->keep_checkpoints,
+                "Keep the training checkpoints when the run completes (default: removed; the models stay)");
   cmd->add_flag("--allow-nondeterministic-resume", a->allow_nondeterministic,
                 "Resume even with another --threads or --device than the checkpoint's (not bit-exact)");
   cmd->add_option("--dir-mode", a->dir_mode, "Permissions of RUNDIR when created, octal (default 700: private)");

@@ -63,6 +63,10 @@ struct RunOptions {
   bool take_lock = true;       // false: the caller holds a RunDirLock on `out` (see run_dir.h)
   unsigned dir_mode = 0700;    // mode of RUNDIR when this run creates it
   bool allow_nondeterministic_resume = false;  // resume with another thread count or device
+  // A completed run removes its training checkpoints (ckpt-*.safetensors: the optimizer state and
+  // SWAD's segment buffers, several times the model's size) unless this is set; the model files
+  // stay. A finished run without checkpoints cannot be resumed (there is nothing left to train).
+  bool keep_checkpoints = false;
   TrainHooks hooks;
 };
 
