@@ -7,6 +7,7 @@ namespace sadanet {
 
 std::string version();
 std::string build_info();           // CMake options the library was built with
+std::string source_commit();        // the git commit the build was configured from, or "unknown"
 std::string cpu_name();
 std::vector<std::string> cpu_features();  // e.g. "avx2", "fma", "avx512f"
 bool cpu_has_avx2_fma();

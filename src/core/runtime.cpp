@@ -23,6 +23,10 @@ namespace sadanet {
 
 std::string version() { return SADANET_VERSION; }
 std::string build_info() { return SADANET_BUILD_INFO; }
+#ifndef SADANET_GIT_COMMIT
+#define SADANET_GIT_COMMIT "unknown"
+#endif
+std::string source_commit() { return SADANET_GIT_COMMIT; }
 
 namespace {
 std::string trim(const std::string& s) {

@@ -269,6 +269,7 @@ TrainConfig config_from_json(const std::string& text) {
   }
   SADANET_CHECK(j.is_object(), "config: expected a JSON object, got ", j.type_name());
   const json defaults = to_j(TrainConfig{});
+  j.erase("provenance");  // what config.json records beside the config (trainer.cpp); not settings
   for (auto it = j.begin(); it != j.end(); ++it) {
     SADANET_CHECK(defaults.contains(it.key()), "config: unknown key '", it.key(), "'");
     if (it.key() == "swad") {

@@ -75,7 +75,8 @@ const std::vector<std::string>& run_dir_files() {
       "config.json",         "metrics.jsonl",         "val.jsonl",         "ckpt-latest.safetensors",
       "ckpt-prev.safetensors", "ckpt-next.safetensors", "last.safetensors",  "final.safetensors",
       "test_metrics.json",   "test_confusion.png",    "results.md",        "results.csv",
-      "runs.csv",            "model.json",            "model_card.md"};
+      "runs.csv",            "model.json",            "model_card.md",
+      "log.txt"};
   return files;
 }
 

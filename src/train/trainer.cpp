@@ -80,6 +80,7 @@ class Trainer {
   bool run_stage();  // false: the run stops (interrupted or diverged)
   void finish();
   void remove_checkpoints();
+  std::string config_with_provenance() const;
   const StageSpec& stage() const { return stages_[stage_idx_]; }
   // The reference's early stop, held back while the average is too short to be shipped (it
   // would be replaced by the last model, so training on is the better use of the steps).
@@ -503,6 +504,21 @@ bool Trainer::run_stage() {
   return true;
 }
 
+// config.json: the config, and under "provenance" what else decides or explains the result:
+// the build, the thread count actually used, and the dataset as scanned (config_from_json
+// skips that key).
+std::string Trainer::config_with_provenance() const {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(config_to_json(cfg_));
+  j["provenance"] = {{"sadanet_version", version()},
+                     {"source_commit", source_commit()},
+                     {"build", build_info()},
+                     {"compute_threads", cfg_.threads > 0 ? cfg_.threads : num_threads()},
+                     {"dataset_images", ds_.items.size()},
+                     {"dataset_domains", ds_.domains},
+                     {"split_hash", data::hex64(split_.split_hash)}};
+  return j.dump(2);
+}
+
 void Trainer::remove_checkpoints() {
   uintmax_t bytes = 0;
   int n = 0;
@@ -611,7 +627,7 @@ TrainResult Trainer::run() {
                   "): images were added, removed or renamed under ", cfg_.data);
     SADANET_CHECK(ckpt->classes == classes_, "resume: the dataset's classes differ from the run's");
   }
-  io::write_file_atomic(opts_.out + "/config.json", config_to_json(cfg_) + "\n");
+  io::write_file_atomic(opts_.out + "/config.json", config_with_provenance() + "\n");
 
   net_ = build_networks(cfg_, static_cast<int64_t>(classes_.size()));
   if (!cfg_.weights.empty() && !ckpt) log_->message("weights: " + load_initial_weights(*net_.backbone, cfg_.weights, classes_));

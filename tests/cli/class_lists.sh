@@ -21,6 +21,15 @@ grep -q 'source train [0-9]* (erythroblast [1-9][0-9]*, lymphocyte [1-9][0-9]*, 
   fail "the class map's labels and counts: $(grep 'source train' "$work/train.log")"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["labels"]==["erythroblast","lymphocyte","neutrophil"], j["labels"]' \
   "$work/run/model.json" || fail "model.json labels"
+# The console is kept in the run folder, and config.json says what produced the run.
+grep -q "source train" "$work/run/log.txt" && grep -q "F1-macro" "$work/run/log.txt" ||
+  fail "log.txt: $(head -5 "$work/run/log.txt")"
+python3 - "$work/run/config.json" <<'PY' || fail "config.json provenance"
+import json, sys
+p = json.load(open(sys.argv[1]))["provenance"]
+assert p["sadanet_version"] and p["source_commit"] and p["build"].startswith("cuda="), p
+assert p["compute_threads"] >= 1 and p["dataset_images"] > 0 and len(p["split_hash"]) == 16, p
+PY
 "$sadanet" eval --checkpoint "$work/run/final.safetensors" --split all >"$work/eval.log" 2>&1 || fail "eval: $(tail -3 "$work/eval.log")"
 grep -q "erythroblast" "$work/eval.log" || fail "eval does not use the run's classes: $(cat "$work/eval.log")"
 "$sadanet" predict --model "$work/run/final.safetensors" "$work/data/synthB" --json 2>/dev/null >"$work/pred.json" || fail predict
@@ -40,6 +49,7 @@ grep -q "ignoring folders that are not classes: band neutrophil, erythroblast" "
 proto=(--data "$work/data" --methods erm --trials 1 --arch resnet-tiny --size 32 --batch 2 --steps-erm 2 --swad false
        --out "$work/proto")
 "$sadanet" protocol "${proto[@]}" --lr 1e-3 >"$work/p1.log" 2>&1 || fail "protocol: $(tail -3 "$work/p1.log")"
+grep -q "== run 1/2" "$work/proto/log.txt" || fail "protocol log.txt: $(head -3 "$work/proto/log.txt")"
 grep -q '"lr":0.001' "$work/proto/results.md" || fail "results.md does not say its settings: $(tail -3 "$work/proto/results.md")"
 "$sadanet" protocol "${proto[@]}" --lr 1e-3 >"$work/p2.log" 2>&1 || fail "protocol rerun: $(tail -3 "$work/p2.log")"
 grep -q "already done (same settings)" "$work/p2.log" || fail "same settings not reused: $(cat "$work/p2.log")"

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "console_tee.h"
 #include "sadanet/io/files.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/data/dataset.h"
@@ -107,6 +108,8 @@ void run(ProtocolArgs& a) {
   train::create_run_dir(a.out, parse_dir_mode(a.dir_mode));
   // One protocol per folder: two would train the same runs and interleave results.md.
   train::RunDirLock lock(a.out, "protocol");
+  train::check_run_dir_links(a.out);
+  ConsoleTee tee(a.out + "/log.txt");  // every run's console output, in order
 
   std::vector<train::RunScore> scores;
   bool failed = false;

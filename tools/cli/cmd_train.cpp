@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "console_tee.h"
 #include "sadanet/runtime.h"
 #include "sadanet/train/run_dir.h"
 #include "sadanet/train/trainer.h"
@@ -64,6 +65,8 @@ void run(TrainArgs& a, CLI::App* cmd) {
   train::create_run_dir(a.out, ro.dir_mode);
   train::RunDirLock lock(a.out, "train");
   ro.take_lock = false;
+  train::check_run_dir_links(a.out);  // log.txt among them, before it is opened
+  ConsoleTee tee(a.out + "/log.txt");
   train::TrainResult r = train::run_training(cfg, ro);
   switch (r.status) {
     case train::TrainStatus::interrupted:
